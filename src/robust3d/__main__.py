@@ -1,0 +1,3 @@
+from robust3d.cli import main
+
+raise SystemExit(main())

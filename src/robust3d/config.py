@@ -1,0 +1,150 @@
+"""Loading and validating robust3d configs: JSON schema first, then the checks a schema cannot express.
+
+Errors are raised as :class:`ConfigError` with one line that names the offending key and what is allowed,
+so that a bad config stops a run before any job starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message is one line naming the key."""
+
+
+def _key_path(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _describe(error) -> str:
+    """One line for a jsonschema error: the key, then what is wrong and what is allowed."""
+    where = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        where = ".".join([*map(str, error.absolute_path), extra[0]]) if extra else where
+        return f"unknown key '{where}' (allowed here: {', '.join(allowed)})"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        key = ".".join([*map(str, error.absolute_path), missing])
+        return f"missing required key '{key}'"
+    if error.validator == "type":
+        return f"key '{where}': {error.instance!r} is not of type {error.validator_value}"
+    if error.validator == "enum":
+        return f"key '{where}': {error.instance!r} is not one of {error.validator_value}"
+    return f"key '{where}': {error.message}"
+
+
+def _fill_defaults(schema: dict, data: dict) -> None:
+    """Insert schema defaults for absent keys (recursively), as Snakemake's validate() does."""
+    for key, sub in schema.get("properties", {}).items():
+        if key not in data and "default" in sub:
+            data[key] = copy.deepcopy(sub["default"])
+        if isinstance(data.get(key), dict) and sub.get("type") == "object":
+            _fill_defaults(sub, data[key])
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``config`` and return a copy with defaults filled in; raise :class:`ConfigError`."""
+    import jsonschema
+
+    if not isinstance(config, dict):
+        raise ConfigError(f"the config must be a mapping of keys, got {type(config).__name__}")
+    schema = load_schema()
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        raise ConfigError(_describe(errors[0]))
+    config = copy.deepcopy(config)
+    _fill_defaults(schema, config)
+    _check_synthetic(config["synthetic"])
+    return config
+
+
+def _check_synthetic(cfg: dict[str, Any]) -> None:
+    """Checks the schema cannot express: category names, held-out counts, non-empty splits."""
+    from robust3d.synth.categories import PASCAL3D_CLASSES, procedural_category_names
+
+    known = set(PASCAL3D_CLASSES) | set(procedural_category_names(1000))
+    for name in cfg["categories"]:
+        if name not in known:
+            raise ConfigError(
+                f"key 'synthetic.categories': unknown category '{name}' "
+                f"(allowed: {', '.join(PASCAL3D_CLASSES)}, proc000 ... proc999)"
+            )
+    unseen = cfg.get("unseen_categories", [])
+    for name in unseen:
+        if name not in cfg["categories"]:
+            raise ConfigError(f"key 'synthetic.unseen_categories': '{name}' is not in synthetic.categories")
+    if len(cfg["categories"]) - len(unseen) < 2:
+        raise ConfigError(
+            f"key 'synthetic.unseen_categories': holding out {len(unseen)} of {len(cfg['categories'])} "
+            "categories leaves fewer than 2 to train on"
+        )
+    if cfg["ood_instances_per_category"] >= cfg["instances_per_category"]:
+        raise ConfigError(
+            f"key 'synthetic.ood_instances_per_category': {cfg['ood_instances_per_category']} held-out CAD "
+            f"instances leave none of the {cfg['instances_per_category']} per category for training"
+        )
+    for split in ("train", "test"):
+        if cfg["splits"][split] < 1:
+            raise ConfigError(f"key 'synthetic.splits.{split}': needs at least 1 image per category, got 0")
+    if unseen and cfg["splits"].get("unseen", 0) < 1:
+        raise ConfigError("key 'synthetic.splits.unseen': unseen_categories are set but the split has 0 images")
+    for name in ("azimuth", "elevation", "theta", "ood_elevation"):
+        lo, hi = cfg["pose"][name]
+        if lo > hi:
+            raise ConfigError(f"key 'synthetic.pose.{name}': min {lo} is larger than max {hi}")
+    for name in ("elevation", "ood_elevation"):
+        lo, hi = cfg["pose"][name]
+        if lo < -90 or hi > 90:
+            raise ConfigError(f"key 'synthetic.pose.{name}': elevation must lie in [-90, 90] degrees")
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read a YAML config, apply ``overrides`` (top-level keys), validate it."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config file '{path}' does not exist")
+    data = yaml.safe_load(path.read_text()) or {}
+    if overrides:
+        data.update(overrides)
+    return validate_config(data)
+
+
+def config_digest(config: dict[str, Any], sections: tuple[str, ...] | None = None) -> str:
+    """Short content hash of the config, or of some of its top-level sections."""
+    import hashlib
+    import json
+
+    part = config if sections is None else {k: config.get(k) for k in sections}
+    return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def write_resolved_config(config: dict[str, Any], folder: str | Path, stage: str,
+                          sections: tuple[str, ...]) -> str:
+    """Write the validated config for the jobs of one pipeline stage; return its path.
+
+    The file name carries a hash of only the ``sections`` the stage reads, so that Snakemake's params
+    rerun-trigger reruns a stage's jobs when, and only when, those sections change.
+    """
+    from robust3d.data.io import atomic_path
+
+    path = Path(folder) / f"{stage}-{config_digest(config, sections)}.yaml"
+    text = yaml.safe_dump(config, sort_keys=False)
+    if not path.exists() or path.read_text() != text:
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+    return str(path)

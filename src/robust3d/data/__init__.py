@@ -1,0 +1,1 @@
+"""The sample format shared by synthetic and real datasets, and atomic file writing."""

@@ -1,0 +1,47 @@
+"""The on-disk sample format (the contracts of shared/ARCHITECTURE.md), shared by every dataset.
+
+A split folder holds ``manifest.csv``, one row per sample, with paths relative to the folder; each sample's
+annotation ``.npz`` has at least the keys of NeMo-preprocessed PASCAL3D+ (angles in radians).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+MANIFEST_COLUMNS = ("sample_id", "class", "image", "annotation", "mask_visible", "mask_amodal", "depth",
+                    "occluder_mask", "variant", "level")
+ANNOTATION_KEYS = ("azimuth", "elevation", "theta", "distance", "focal", "viewport", "principal",
+                   "cad_index", "bbox", "class")
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read a manifest and check it has the contract's columns; empty cells become ''."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"manifest {path} does not exist")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"manifest {path} lacks the columns {missing}")
+    return df
+
+
+def load_annotation(path: str | Path) -> dict:
+    """An annotation as a dict of numpy values, checked for the contract's keys."""
+    with np.load(path, allow_pickle=False) as data:
+        ann = {k: data[k] for k in data.files}
+    missing = [k for k in ANNOTATION_KEYS if k not in ann]
+    if missing:
+        raise ValueError(f"annotation {path} lacks the keys {missing}")
+    return ann
+
+
+def bbox_from_mask(mask: np.ndarray) -> np.ndarray:
+    """``[x1, y1, x2, y2]`` (pixel edges, x2/y2 exclusive) of a mask; zeros when empty."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return np.zeros(4, np.float32)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)

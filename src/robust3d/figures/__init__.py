@@ -1,0 +1,1 @@
+"""Plots and image sheets made from results."""

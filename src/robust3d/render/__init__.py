@@ -1,0 +1,1 @@
+"""Rendering with PyTorch3D under the PASCAL3D+ camera model."""

@@ -1,0 +1,159 @@
+"""Writing the synthetic benchmark to disk in the shared sample format.
+
+Two steps, each a Snakemake job: :func:`build_cad` writes the CAD models and per-category cuboids;
+:func:`render_chunk` renders one chunk of a split into its own folder (atomically), and
+:func:`merge_manifests` joins the chunks' manifests into the split's ``manifest.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from robust3d.data.format import MANIFEST_COLUMNS, bbox_from_mask
+from robust3d.data.io import atomic_dir, atomic_path, write_image, write_mask, write_npy, write_npz
+from robust3d.geometry import camera_center, cuboid_bounds, cuboid_mesh, project_points
+from robust3d.render.scene import SceneSpec, convex_visibility, render_scenes
+from robust3d.synth.backgrounds import render_background
+from robust3d.synth.categories import build_instances
+from robust3d.synth.plan import SampleSpec, cad_indices, chunk_of, stable_seed
+from robust3d.synth.primitives import Mesh, read_off, write_off
+
+CUBOID_VERTICES = 1000  # NeMo's default K
+
+
+def cad_path(root: Path, category: str, cad_index: int, create: bool = False) -> Path:
+    path = Path(root) / "CAD" / category / f"{cad_index:02d}.off"
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cuboid_path(root: Path, category: str, create: bool = False) -> Path:
+    """NeMo keeps the single cuboid of a category as CAD_single/<class>/01.off; so do we."""
+    path = Path(root) / "CAD_single" / category / "01.off"
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def build_cad(config: dict, out_dir: str | Path) -> None:
+    """Write every category's CAD instances and its cuboid (from the training instances only)."""
+    cfg, seed = config["synthetic"], config["seed"]
+    out_dir = Path(out_dir)
+    meta = {"categories": cfg["categories"], "unseen_categories": cfg["unseen_categories"], "cuboids": {}}
+    with atomic_dir(out_dir) as tmp:
+        for category in tqdm(cfg["categories"], desc="CAD models", unit="class"):
+            meshes = build_instances(category, cfg["instances_per_category"], seed=stable_seed(seed, category)[0])
+            for i, mesh in enumerate(meshes, start=1):
+                write_off(cad_path(tmp, category, i, create=True), mesh)
+            training = [meshes[i - 1].verts for i in cad_indices(cfg, "train")]
+            bounds = cuboid_bounds(training)
+            verts, faces = cuboid_mesh(bounds, CUBOID_VERTICES)
+            write_off(cuboid_path(tmp, category, create=True), Mesh(verts, faces))
+            meta["cuboids"][category] = {"bounds": bounds.tolist(), "n_vertices": len(verts)}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+
+
+def vertex_normals(mesh: Mesh) -> np.ndarray:
+    """Area-weighted vertex normals (on NeMo's cuboids each vertex lies on one side: the side's normal)."""
+    tri = mesh.verts[mesh.faces].astype(np.float64)
+    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normals = np.zeros((len(mesh.verts), 3))
+    for k in range(3):
+        np.add.at(normals, mesh.faces[:, k], face_n)
+    return normals / np.linalg.norm(normals, axis=1, keepdims=True).clip(1e-12)
+
+
+def _load_meshes(root: Path, keys: set[tuple[str, int]]) -> dict[tuple[str, int], Mesh]:
+    return {k: read_off(cad_path(root, *k)) for k in sorted(keys)}
+
+
+def render_chunk(config: dict, split: str, chunk: int, cad_root: str | Path, out_dir: str | Path,
+                 batch_size: int = 16) -> int:
+    """Render chunk ``chunk`` of ``split`` into ``out_dir``; returns the number of samples."""
+    cfg = config["synthetic"]
+    cad_root, out_dir = Path(cad_root), Path(out_dir)
+    specs = chunk_of(config, split, chunk)
+    if not specs:
+        raise ValueError(f"split '{split}' has no chunk {chunk}")
+    meshes = _load_meshes(cad_root, {(s.category, s.cad_index) for s in specs})
+    cuboids = {c: read_off(cuboid_path(cad_root, c)) for c in {s.category for s in specs}}
+    cam = cfg["camera"]
+    size = cfg["image_size"]
+    rows = []
+    with atomic_dir(out_dir) as tmp:
+        for start in tqdm(range(0, len(specs), batch_size), desc=f"{split} chunk {chunk}", unit="batch"):
+            batch = specs[start : start + batch_size]
+            rows += _render_batch(batch, meshes, cuboids, cam, size, tmp, out_dir.name)
+        with atomic_path(tmp / "manifest.csv") as m:
+            pd.DataFrame(rows).to_csv(m, index=False)
+    return len(rows)
+
+
+def _render_batch(batch: list[SampleSpec], meshes, cuboids, cam: dict, size: int, tmp: Path,
+                  prefix: str) -> list[dict]:
+    scenes = []
+    for s in batch:
+        mesh = meshes[(s.category, s.cad_index)]
+        bg = render_background(s.background, size, np.random.default_rng(s.background_seed))
+        scenes.append(SceneSpec(
+            verts=torch.from_numpy(mesh.verts), faces=torch.from_numpy(mesh.faces), texture=s.texture,
+            azimuth=s.azimuth, elevation=s.elevation, theta=s.theta, distance=s.distance, background=bg,
+            light_dir=s.light_dir, ambient=s.ambient, diffuse=s.diffuse, style=s.style,
+        ))
+    out = render_scenes(scenes, cam["focal"], cam["viewport"], size)
+    principal = np.array([size / 2.0, size / 2.0], np.float32)
+    rows = []
+    for b, s in enumerate(batch):
+        cuboid = cuboids[s.category]
+        uv, _ = project_points(torch.from_numpy(cuboid.verts).double(), s.azimuth, s.elevation, s.theta,
+                               s.distance, cam["focal"], cam["viewport"], tuple(principal.tolist()))
+        uv = uv.numpy().astype(np.float32)
+        centre = camera_center(s.azimuth, s.elevation, s.distance).double().numpy()
+        visible = convex_visibility(cuboid.verts, vertex_normals(cuboid), uv, centre, size)
+        rel = {
+            "image": f"images/{s.sample_id}.png",
+            "annotation": f"annotations/{s.sample_id}.npz",
+            "mask_visible": f"masks/{s.sample_id}_visible.png",
+            "mask_amodal": f"masks/{s.sample_id}_amodal.png",
+            "depth": f"depth/{s.sample_id}.npy",
+        }
+        write_image(tmp / rel["image"], out.rgb[b])
+        write_mask(tmp / rel["mask_visible"], out.mask[b])
+        write_mask(tmp / rel["mask_amodal"], out.mask[b])
+        write_npy(tmp / rel["depth"], out.depth[b])
+        write_npz(
+            tmp / rel["annotation"],
+            azimuth=np.float64(s.azimuth), elevation=np.float64(s.elevation), theta=np.float64(s.theta),
+            distance=np.float64(s.distance), focal=np.float64(cam["focal"]),
+            viewport=np.float64(cam["viewport"]), principal=principal, cad_index=np.int64(s.cad_index),
+            bbox=bbox_from_mask(out.mask[b]), height=np.int64(size), width=np.int64(size),
+            **{"class": np.str_(s.category)},
+            cuboid_uv=uv, cuboid_visible=visible,
+            texture_family=np.str_(s.texture.family), background_family=np.str_(s.background),
+            style=np.str_(s.style), split=np.str_(s.split),
+        )
+        rows.append({
+            "sample_id": s.sample_id, "class": s.category,
+            **{k: f"{prefix}/{v}" for k, v in rel.items()},
+            "occluder_mask": "", "variant": "clean" if s.style == "photo" else s.style, "level": "",
+            "cad_index": s.cad_index, "azimuth": s.azimuth, "elevation": s.elevation, "theta": s.theta,
+        })
+    return rows
+
+
+def merge_manifests(chunk_dirs: list[str | Path], out_path: str | Path) -> pd.DataFrame:
+    """Concatenate chunk manifests (paths already relative to the split folder) into one manifest."""
+    frames = [pd.read_csv(Path(d) / "manifest.csv", dtype=str, keep_default_na=False) for d in chunk_dirs]
+    df = pd.concat(frames, ignore_index=True)
+    extra = [c for c in df.columns if c not in MANIFEST_COLUMNS]
+    df = df[list(MANIFEST_COLUMNS) + extra]
+    with atomic_path(out_path) as tmp:
+        df.to_csv(tmp, index=False)
+    return df

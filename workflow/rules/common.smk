@@ -1,0 +1,53 @@
+# Config validation (before any job) and the helpers that turn config into target paths.
+import sys
+from pathlib import Path
+
+SRC = Path(workflow.basedir) / "src"
+sys.path.insert(0, str(SRC))  # config validation needs only the package source, not an install
+
+from robust3d.config import ConfigError, validate_config, write_resolved_config  # noqa: E402
+
+try:
+    config.update(validate_config(config))
+except ConfigError as err:
+    sys.exit(f"robust3d: config error: {err}")
+
+# Jobs read the validated config from a file (so `--config` overrides reach them too), named by a hash of
+# the sections their stage reads: a params rerun-trigger then reruns exactly the affected stage.
+SYNTH_CONFIG = write_resolved_config(config, "results/.config", "synthetic", ("seed", "synthetic"))
+
+# Jobs run `python -m robust3d` from the source tree, also inside conda envs (which block PYTHONPATH).
+# Without --use-conda, `python` must be the interpreter running Snakemake (e.g. .venv/bin/python), which
+# need not be on PATH. (Snakemake formats the prefix too, hence the doubled braces in the f-string.)
+from snakemake.settings.types import DeploymentMethod  # noqa: E402
+
+_PATH = "" if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method else (
+    f'export PATH="{Path(sys.executable).parent}:$PATH"; '
+)
+shell.prefix(f'set -euo pipefail; {_PATH}export PYTHONPATH="{SRC}${{{{PYTHONPATH:+:$PYTHONPATH}}}}"; ')
+
+SYNTH = config["synthetic"]
+SYNTH_ROOT = SYNTH["root"]
+
+
+wildcard_constraints:
+    split="[a-z_]+",
+    chunk=r"\d{3}",
+
+
+def synth_splits():
+    """Splits of the synthetic benchmark that have images."""
+    return [s for s, n in SYNTH["splits"].items() if n > 0]
+
+
+def synth_chunks(wildcards):
+    from robust3d.synth.plan import n_chunks
+
+    n = n_chunks(config, wildcards.split)
+    return expand(f"{SYNTH_ROOT}/{wildcards.split}/chunk{{chunk}}", chunk=[f"{i:03d}" for i in range(n)])
+
+
+def final_outputs():
+    return expand(f"{SYNTH_ROOT}/{{split}}/manifest.csv", split=synth_splits()) + expand(
+        f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", split=synth_splits()
+    )

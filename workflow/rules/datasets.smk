@@ -1,0 +1,74 @@
+# The embedded synthetic benchmark: CAD models, then each split rendered in parallel chunks.
+
+
+rule synth_cad:
+    output:
+        directory(f"{SYNTH_ROOT}/cad"),
+    params:
+        config=SYNTH_CONFIG,
+    log:
+        "logs/synth/cad.log",
+    benchmark:
+        "benchmarks/synth/cad.tsv"
+    conda:
+        "../../envs/robust3d.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m robust3d synth-cad --config {params.config} --out {output} > {log} 2>&1"
+
+
+rule synth_render:
+    input:
+        f"{SYNTH_ROOT}/cad",
+    output:
+        directory(f"{SYNTH_ROOT}/{{split}}/chunk{{chunk}}"),
+    params:
+        config=SYNTH_CONFIG,
+    log:
+        "logs/synth/{split}/chunk{chunk}.log",
+    benchmark:
+        "benchmarks/synth/{split}/chunk{chunk}.tsv"
+    conda:
+        "../../envs/robust3d.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    shell:
+        "python -m robust3d synth-render --config {params.config} --split {wildcards.split} "
+        "--chunk {wildcards.chunk} --cad-root {input} --out {output} > {log} 2>&1"
+
+
+rule synth_manifest:
+    input:
+        synth_chunks,
+    output:
+        f"{SYNTH_ROOT}/{{split}}/manifest.csv",
+    log:
+        "logs/synth/{split}/manifest.log",
+    benchmark:
+        "benchmarks/synth/{split}/manifest.tsv"
+    conda:
+        "../../envs/robust3d.yaml"
+    shell:
+        "python -m robust3d merge-manifests {input} --out {output} > {log} 2>&1"
+
+
+rule synth_contact_sheet:
+    input:
+        manifest=f"{SYNTH_ROOT}/{{split}}/manifest.csv",
+        cad=f"{SYNTH_ROOT}/cad",
+    output:
+        report(f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", caption="../report/contact_sheet.rst",
+               category="Datasets", subcategory="synthetic", labels={"split": "{split}"}),
+    log:
+        "logs/synth/{split}/contact_sheet.log",
+    benchmark:
+        "benchmarks/synth/{split}/contact_sheet.tsv"
+    conda:
+        "../../envs/robust3d.yaml"
+    shell:
+        "python -m robust3d contact-sheet --manifest {input.manifest} --cad-root {input.cad} "
+        "--out {output} > {log} 2>&1"
