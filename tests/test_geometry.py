@@ -21,7 +21,14 @@ from robust3d.geometry import (
     tightest_interval,
 )
 
-torch.set_default_dtype(torch.float64)
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """These tests compare formulas to 1e-9; restore the default dtype so other modules are unaffected."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def random_poses(n: int, seed: int = 0):

@@ -1,6 +1,6 @@
 """Rendering a batch of textured objects with PyTorch3D under the PASCAL3D+ camera model.
 
-One rasterisation per batch gives, per pixel, the face under it and its barycentric coordinates; from
+One rasterisation per object gives, per pixel, the face under it and its barycentric coordinates; from
 those we interpolate the object-space surface point (to evaluate solid textures), take the face normal
 (flat shading suits low-poly CAD) and read metric depth from the z-buffer. Shading is done here in a few
 tensor ops rather than through PyTorch3D's shaders, which would need UV maps for the same textures.
@@ -8,12 +8,13 @@ tensor ops rather than through PyTorch3D's shaders, which would need UV maps for
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from robust3d.geometry import pascal_to_pytorch3d, pose_to_rotation
+from robust3d.geometry import pascal_to_pytorch3d, pose_to_rotation, project_points
 from robust3d.synth.textures import Texture, shade_texture
 
 
@@ -43,61 +44,89 @@ class RenderOutput:
     depth: np.ndarray  # (B, H, W) float32, distance along the viewing axis; 0 on the background
 
 
-def rasterize(verts: list[torch.Tensor], faces: list[torch.Tensor], poses: torch.Tensor, focal: float,
-              viewport: float, image_size: tuple[int, int], bin_size: int | None = 0):
-    """PyTorch3D fragments for meshes seen at ``poses`` ``(B, 4)`` = (azimuth, elevation, theta, distance)."""
+@dataclass
+class ObjectFragments:
+    """Per-pixel rasterisation of one mesh at full image size."""
+
+    face: torch.Tensor  # (H, W) face index into the mesh's faces, -1 on background
+    bary: torch.Tensor  # (H, W, 3) barycentric coordinates of the pixel centre in that face
+    zbuf: torch.Tensor  # (H, W) distance along the viewing axis, -1 on background
+
+
+def rasterize_object(verts: torch.Tensor, faces: torch.Tensor, pose: tuple[float, float, float, float],
+                     focal: float, viewport: float, image_size: tuple[int, int],
+                     principal: tuple[float, float] | None = None) -> ObjectFragments:
+    """Rasterise one mesh seen at ``pose`` = (azimuth, elevation, theta, distance) with the PASCAL3D+ camera.
+
+    PyTorch3D's CPU rasteriser tests every face against every pixel, so we rasterise only the window that
+    the projected vertices cover (about 2x faster for objects filling a third of the image) and paste it
+    into the full image; the camera's principal point moves with the window, so pixels are unchanged.
+    """
     from pytorch3d.renderer import MeshRasterizer, RasterizationSettings
     from pytorch3d.structures import Meshes
 
     h, w = image_size
-    principal = torch.tensor([w / 2.0, h / 2.0])
-    cams = pascal_to_pytorch3d(poses[:, 0], poses[:, 1], poses[:, 2], poses[:, 3], focal, viewport, principal,
-                               image_size=image_size)
-    meshes = Meshes(verts=[v.float() for v in verts], faces=[f.long() for f in faces])
-    settings = RasterizationSettings(image_size=image_size, blur_radius=0.0, faces_per_pixel=1, bin_size=bin_size)
-    return MeshRasterizer(cameras=cams, raster_settings=settings)(meshes), meshes
+    px, py = principal if principal is not None else (w / 2.0, h / 2.0)
+    uv, depth = project_points(verts.double(), *pose, focal, viewport, (px, py))
+    face = torch.full((h, w), -1, dtype=torch.long)
+    bary = torch.zeros(h, w, 3, dtype=torch.float32)
+    zbuf = torch.full((h, w), -1.0, dtype=torch.float32)
+    if (depth <= 0).any():
+        raise ValueError("the camera is inside or behind the object; increase the distance")
+    x0, y0 = (int(max(0, min(math.floor(float(uv[:, k].min())), n))) for k, n in ((0, w), (1, h)))
+    x1, y1 = (int(max(0, min(math.ceil(float(uv[:, k].max())) + 1, n))) for k, n in ((0, w), (1, h)))
+    if x1 <= x0 or y1 <= y0:
+        return ObjectFragments(face, bary, zbuf)
+    win = (y1 - y0, x1 - x0)
+    cams = pascal_to_pytorch3d(*(torch.tensor([v], dtype=torch.float32) for v in pose), focal, viewport,
+                               torch.tensor([px - x0, py - y0], dtype=torch.float32), image_size=win)
+    settings = RasterizationSettings(image_size=win, blur_radius=0.0, faces_per_pixel=1, bin_size=0)
+    frags = MeshRasterizer(cameras=cams, raster_settings=settings)(Meshes([verts.float()], [faces.long()]))
+    face[y0:y1, x0:x1] = frags.pix_to_face[0, ..., 0]
+    bary[y0:y1, x0:x1] = frags.bary_coords[0, ..., 0, :]
+    zbuf[y0:y1, x0:x1] = frags.zbuf[0, ..., 0]
+    return ObjectFragments(face, bary, zbuf)
 
 
 def render_scenes(scenes: list[SceneSpec], focal: float, viewport: float, image_size: int) -> RenderOutput:
     """Render ``scenes`` (one object each) into RGB, mask and depth arrays."""
-    from pytorch3d.ops import interpolate_face_attributes
-
     size = (image_size, image_size)
-    poses = torch.tensor([[s.azimuth, s.elevation, s.theta, s.distance] for s in scenes], dtype=torch.float32)
-    frags, meshes = rasterize([s.verts for s in scenes], [s.faces for s in scenes], poses, focal, viewport, size)
-    p2f = frags.pix_to_face[..., 0]  # (B, H, W) packed face index, -1 on background
-    mask = p2f >= 0
-    face_verts = meshes.verts_packed()[meshes.faces_packed()]  # (F, 3, 3)
-    points = interpolate_face_attributes(frags.pix_to_face, frags.bary_coords, face_verts)[..., 0, :]
-    normals = meshes.faces_normals_packed()[p2f.clamp(min=0)]  # (B, H, W, 3) object coordinates
-    rotations = pose_to_rotation(poses[:, 0], poses[:, 1], poses[:, 2]).float()  # object -> camera
-    face_offsets = meshes.mesh_to_faces_packed_first_idx()
-    rgb = np.empty((len(scenes), *size, 3), np.uint8)
+    n = len(scenes)
+    rgb = np.empty((n, *size, 3), np.uint8)
+    masks = np.zeros((n, *size), bool)
+    depths = np.zeros((n, *size), np.float32)
     for b, scene in enumerate(scenes):
-        m = mask[b]
-        img = torch.from_numpy(scene.background.astype(np.float32)).clone()
+        verts, faces = scene.verts.float(), scene.faces.long()
+        pose = (scene.azimuth, scene.elevation, scene.theta, scene.distance)
+        frags = rasterize_object(verts, faces, pose, focal, viewport, size)
+        m = frags.face >= 0
+        f = frags.face[m]
+        tri = verts[faces[f]]  # (P, 3, 3) the faces under the object's pixels
+        points = (tri * frags.bary[m][..., None]).sum(1)
+        normals = torch.nn.functional.normalize(torch.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0], dim=-1),
+                                                dim=-1)
+        rotation = pose_to_rotation(*pose[:3]).float()  # object -> camera
         light = torch.nn.functional.normalize(torch.tensor(scene.light_dir, dtype=torch.float32), dim=0)
-        n_cam = normals[b][m] @ rotations[b].T
-        lambert = (n_cam @ light).clamp(min=0)
+        lambert = ((normals @ rotation.T) @ light).clamp(min=0)
+        img = torch.from_numpy(scene.background.astype(np.float32)).clone()
         if scene.style == "cartoon":
-            albedo = torch.tensor(scene.texture.color_a).float().expand(int(m.sum()), 3)
-            shade = 0.55 + 0.45 * torch.round(lambert * 2) / 2
-            img[m] = albedo * shade[:, None]
-            img = _outline(img, p2f[b] - face_offsets[b], m)
+            albedo = torch.tensor(scene.texture.color_a).float().expand(len(f), 3)
+            img[m] = albedo * (0.55 + 0.45 * torch.round(lambert * 2) / 2)[:, None]
+            img = _outline(img, m)
         else:
-            albedo = shade_texture(scene.texture, points[b][m])
+            albedo = shade_texture(scene.texture, points)
             img[m] = albedo * (scene.ambient + scene.diffuse * lambert)[:, None]
         rgb[b] = (img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
-    depth = torch.where(mask, frags.zbuf[..., 0], torch.zeros_like(frags.zbuf[..., 0]))
-    return RenderOutput(rgb=rgb, mask=mask.numpy(), depth=depth.numpy().astype(np.float32))
+        masks[b] = m.numpy()
+        depths[b] = torch.where(m, frags.zbuf, torch.zeros_like(frags.zbuf)).numpy()
+    return RenderOutput(rgb=rgb, mask=masks, depth=depths)
 
 
-def _outline(img: torch.Tensor, face_id: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Black lines on silhouette edges: pixels whose 4-neighbourhood leaves the mask."""
+def _outline(img: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Black lines on the silhouette: object pixels with a background pixel among their 8 neighbours."""
     m = mask.float()[None, None]
     eroded = -torch.nn.functional.max_pool2d(-m, 3, stride=1, padding=1)
-    edge = (m - eroded)[0, 0] > 0
-    img[edge] = 0.05
+    img[(m - eroded)[0, 0] > 0] = 0.05
     return img
 
 
