@@ -225,3 +225,16 @@ def test_cuboid_mesh_has_about_k_vertices_and_outward_faces():
     # Divergence theorem: the signed volume equals the box volume.
     vol = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6
     assert vol == pytest.approx(np.prod(bounds[1] - bounds[0]), rel=1e-6)
+
+
+def test_icosphere_viewpoints_and_their_angles():
+    from robust3d.geometry import icosphere, upper_hemisphere, viewpoint_error, viewpoint_to_angles
+
+    assert [len(icosphere(level)) for level in range(4)] == [12, 42, 162, 642]
+    views = upper_hemisphere(2)
+    assert np.allclose(np.linalg.norm(views, axis=1), 1) and (views[:, 2] >= -1e-9).all()
+    az, el = viewpoint_to_angles(views)
+    assert torch.allclose(camera_center(az, el, 1.0), torch.from_numpy(views), atol=1e-12)
+    # The template error ignores in-plane rotation and equals the angle between directions.
+    err = viewpoint_error(az[:1], el[:1], az[1:2], el[1:2])
+    assert err.item() == pytest.approx(math.acos(float(np.dot(views[0], views[1]))), abs=1e-9)

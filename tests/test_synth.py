@@ -45,7 +45,7 @@ def _samples(root, split):
         yield row, load_annotation(root / split / row["annotation"])
 
 
-@pytest.mark.parametrize("split", ["train", "ood_pose", "style", "unseen"])
+@pytest.mark.parametrize("split", ["train", "ood_pose", "style", "unseen", "templates", "queries", "cars", "faces"])
 def test_projected_cad_vertices_fall_inside_the_amodal_mask(smoke_dataset, split):
     fractions = [
         _inside_fraction(read_mask(smoke_dataset / split / row["mask_amodal"]), _project_cad(smoke_dataset, ann))
@@ -137,3 +137,64 @@ def test_contact_sheet_is_drawn(tmp_path, smoke_dataset):
     n = contact_sheet(smoke_dataset / "train" / "manifest.csv", smoke_dataset / "cad", tmp_path / "s.png", n=6)
     img = read_image(tmp_path / "s.png")
     assert n == 6 and img.shape[0] > 100 and (img[..., 1] == 255).any()  # green vertex dots drawn
+
+
+def test_templates_cover_the_upper_hemisphere_without_in_plane_rotation(smoke_config, smoke_dataset):
+    from robust3d.geometry import upper_hemisphere
+
+    df = read_manifest(smoke_dataset / "templates" / "manifest.csv")
+    tm = smoke_config["synthetic"]["templates"]
+    n_views = len(upper_hemisphere(tm["icosphere_level"]))
+    assert len(df) == n_views * len(tm["categories"])
+    assert (df.groupby("object")["view_index"].nunique() == n_views).all()
+    assert set(df.loc[df["seen"] == "False", "object"]) == set(tm["unseen_categories"])
+    for row, ann in _samples(smoke_dataset, "templates"):
+        assert float(ann["theta"]) == 0.0 and float(ann["elevation"]) >= -1e-9
+        img = read_image(smoke_dataset / "templates" / row["image"])
+        mask = read_mask(smoke_dataset / "templates" / row["mask_amodal"])
+        background = img[~mask].reshape(-1, 3)
+        assert (background == background[0]).all()  # a plain background
+
+
+def test_queries_are_partly_occluded(smoke_config, smoke_dataset):
+    lo, hi = smoke_config["synthetic"]["templates"]["occlusion"]
+    shares = []
+    for row, ann in _samples(smoke_dataset, "queries"):
+        amodal = read_mask(smoke_dataset / "queries" / row["mask_amodal"])
+        visible = read_mask(smoke_dataset / "queries" / row["mask_visible"])
+        occluder = read_mask(smoke_dataset / "queries" / row["occluder_mask"])
+        assert np.array_equal(visible, amodal & ~occluder)
+        share = (amodal & occluder).sum() / amodal.sum()
+        assert share == pytest.approx(float(ann["occluded_share"]), abs=1e-6)
+        shares.append(share)
+    inside = np.mean([lo - 0.02 <= s <= hi + 0.02 for s in shares])
+    assert inside >= 0.8, shares
+
+
+def test_cars_are_mirror_symmetric_kinds(smoke_config, smoke_dataset):
+    from scipy.spatial import cKDTree
+
+    from robust3d.synth.plan import car_class
+
+    df = read_manifest(smoke_dataset / "cars" / "manifest.csv")
+    kinds = smoke_config["synthetic"]["cars"]["kinds"]
+    assert sorted(df["kind"].unique()) == sorted(kinds)
+    assert sorted(df["class"].unique()) == sorted(car_class(k) for k in kinds)
+    for kind in kinds:
+        mesh = read_off(smoke_dataset / "cad" / "CAD" / car_class(kind) / "01.off")
+        dist, _ = cKDTree(mesh.verts).query(mesh.verts * np.array([-1, 1, 1]))
+        assert dist.max() < 1e-5
+    row, ann = next(_samples(smoke_dataset, "cars"))
+    assert read_image(smoke_dataset / "cars" / row["image"]).shape == (64, 64, 3)
+
+
+def test_face_tracks_vary_pose_smoothly_within_one_identity(smoke_config, smoke_dataset):
+    df = read_manifest(smoke_dataset / "faces" / "manifest.csv")
+    fc = smoke_config["synthetic"]["faces"]
+    assert len(df) == fc["identities"] * fc["tracks_per_identity"] * fc["frames_per_track"]
+    assert df.groupby("track")["identity"].nunique().eq(1).all()
+    assert df["identity"].nunique() == fc["identities"] and (df["class"] == "face").all()
+    for _, track in df.groupby("track"):
+        az = track["azimuth"].astype(float).to_numpy()
+        steps = np.abs(np.angle(np.exp(1j * np.diff(az))))
+        assert np.all(steps <= np.radians(90) / max(1, fc["frames_per_track"] - 1) + 1e-9)

@@ -107,6 +107,19 @@ def _check_synthetic(cfg: dict[str, Any]) -> None:
         lo, hi = cfg["pose"][name]
         if lo > hi:
             raise ConfigError(f"key 'synthetic.pose.{name}': min {lo} is larger than max {hi}")
+    templates = cfg["templates"]
+    for key in ("categories", "unseen_categories"):
+        for name in templates[key]:
+            if name not in cfg["categories"]:
+                raise ConfigError(f"key 'synthetic.templates.{key}': '{name}' is not in synthetic.categories")
+    for name in templates["unseen_categories"]:
+        if name not in templates["categories"]:
+            raise ConfigError(f"key 'synthetic.templates.unseen_categories': '{name}' is not in templates.categories")
+    if templates["categories"] and len(templates["categories"]) == len(templates["unseen_categories"]):
+        raise ConfigError("key 'synthetic.templates.unseen_categories': every template object is held out")
+    lo, hi = templates["occlusion"]
+    if lo > hi:
+        raise ConfigError(f"key 'synthetic.templates.occlusion': min {lo} is larger than max {hi}")
     for name in ("elevation", "ood_elevation"):
         lo, hi = cfg["pose"][name]
         if lo < -90 or hi > 90:

@@ -30,14 +30,19 @@ SYNTH = config["synthetic"]
 SYNTH_ROOT = SYNTH["root"]
 
 
+from robust3d.synth.plan import SPLITS  # noqa: E402
+
+
 wildcard_constraints:
-    split="[a-z_]+",
+    split="|".join(SPLITS),
     chunk=r"\d{3}",
 
 
 def synth_splits():
     """Splits of the synthetic benchmark that have images."""
-    return [s for s, n in SYNTH["splits"].items() if n > 0]
+    from robust3d.synth.plan import active_splits
+
+    return active_splits(config)
 
 
 def synth_chunks(wildcards):

@@ -19,8 +19,13 @@ def _cad_vertices(cad_root: Path, category: str, cad_index: int) -> np.ndarray:
     return read_off(cad_root / "CAD" / category / f"{cad_index:02d}.off").verts
 
 
-def annotated_tile(image: np.ndarray, ann: dict, verts: np.ndarray, tile: int) -> np.ndarray:
-    """The image scaled to ``tile`` px with projected CAD vertices (green dots) and the class name."""
+def annotated_tile(image: np.ndarray, ann: dict, verts: np.ndarray, tile: int, max_points: int = 150) -> np.ndarray:
+    """The image scaled to ``tile`` px with projected CAD vertices (green dots) and the class name.
+
+    Dense meshes are subsampled to ``max_points`` vertices so the object stays visible under the dots.
+    """
+    if len(verts) > max_points:
+        verts = verts[np.linspace(0, len(verts) - 1, max_points).astype(int)]
     uv, _ = project_points(torch.from_numpy(verts).double(), float(ann["azimuth"]), float(ann["elevation"]),
                            float(ann["theta"]), float(ann["distance"]), float(ann["focal"]),
                            float(ann["viewport"]), tuple(np.asarray(ann["principal"], float).tolist()))

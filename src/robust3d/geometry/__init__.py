@@ -11,6 +11,7 @@ from .pascal import (
     world_to_camera,
 )
 from .pose_error import ACC_PI_6, ACC_PI_18, accuracy_at, median_error_degrees, pose_error, rotation_error
+from .viewpoints import icosphere, upper_hemisphere, viewpoint_error, viewpoint_to_angles
 
 __all__ = [
     "ACC_PI_6",
@@ -18,6 +19,10 @@ __all__ = [
     "accuracy_at",
     "camera_center",
     "cuboid_bounds",
+    "icosphere",
+    "upper_hemisphere",
+    "viewpoint_error",
+    "viewpoint_to_angles",
     "cuboid_mesh",
     "intrinsics_matrix",
     "median_error_degrees",

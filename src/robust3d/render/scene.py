@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from robust3d.geometry import pascal_to_pytorch3d, pose_to_rotation, project_points
-from robust3d.synth.textures import Texture, shade_texture
+from robust3d.synth.textures import Albedo, Texture
 
 
 @dataclass
@@ -24,7 +24,7 @@ class SceneSpec:
 
     verts: torch.Tensor  # (V, 3) object coordinates
     faces: torch.Tensor  # (F, 3)
-    texture: Texture
+    texture: Albedo  # colours surface points; a Texture, or e.g. a face identity
     azimuth: float
     elevation: float
     theta: float
@@ -110,16 +110,23 @@ def render_scenes(scenes: list[SceneSpec], focal: float, viewport: float, image_
         lambert = ((normals @ rotation.T) @ light).clamp(min=0)
         img = torch.from_numpy(scene.background.astype(np.float32)).clone()
         if scene.style == "cartoon":
-            albedo = torch.tensor(scene.texture.color_a).float().expand(len(f), 3)
+            albedo = _flat_colour(scene.texture).expand(len(f), 3)
             img[m] = albedo * (0.55 + 0.45 * torch.round(lambert * 2) / 2)[:, None]
             img = _outline(img, m)
         else:
-            albedo = shade_texture(scene.texture, points)
+            albedo = scene.texture.shade(points)
             img[m] = albedo * (scene.ambient + scene.diffuse * lambert)[:, None]
         rgb[b] = (img.clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
         masks[b] = m.numpy()
         depths[b] = torch.where(m, frags.zbuf, torch.zeros_like(frags.zbuf)).numpy()
     return RenderOutput(rgb=rgb, mask=masks, depth=depths)
+
+
+def _flat_colour(albedo: Albedo) -> torch.Tensor:
+    """The cartoon style's single colour: a texture's main colour."""
+    if isinstance(albedo, Texture):
+        return torch.tensor(albedo.color_a, dtype=torch.float32)
+    raise ValueError(f"the cartoon style needs a Texture, got {type(albedo).__name__}")
 
 
 def _outline(img: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

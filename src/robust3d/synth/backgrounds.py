@@ -18,6 +18,8 @@ def render_background(family: str, size: int, rng: np.random.Generator) -> np.nd
     """A ``(size, size, 3)`` float32 image in [0, 1]."""
     base = np.array(rng.uniform(0.2, 0.8, 3), np.float32)
     img = np.ones((size, size, 3), np.float32) * base
+    if family == "plain":  # one colour, as template renders and Unsup3D's synthetic data use
+        return img
     img = 0.6 * img + 0.4 * _smooth_noise(rng, size, int(rng.integers(2, 5)))
     thick = max(1, size // 64)
     if family == "blobs":
@@ -42,7 +44,7 @@ def render_background(family: str, size: int, rng: np.random.Generator) -> np.nd
         yy, xx = np.mgrid[0:size, 0:size]
         tiles = ((yy // step + xx // step) % 2).astype(np.float32)[..., None]
         img = img * (1 - 0.6 * tiles) + 0.6 * tiles * color
-    elif family != "plain":
+    else:
         raise ValueError(f"unknown background family '{family}'")
     img += rng.normal(0, 0.02, img.shape).astype(np.float32)
     return img.clip(0, 1)

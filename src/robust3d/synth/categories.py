@@ -103,9 +103,17 @@ def _finish(parts: list[Mesh]) -> Mesh:
 
 
 # ---------------------------------------------------------------------------------------- vehicles
-def build_car(rng: np.random.Generator) -> Mesh:
-    """Extruded body + cabin silhouettes on four wheels; sedan / hatchback / SUV / pickup / coupe."""
-    style = _pick(rng, ("sedan", "hatchback", "suv", "pickup", "coupe"))
+CAR_KINDS = ("sedan", "hatchback", "suv", "pickup", "coupe")
+
+
+def build_car(rng: np.random.Generator, style: str | None = None) -> Mesh:
+    """Extruded body + cabin silhouettes on four wheels; sedan / hatchback / SUV / pickup / coupe.
+
+    ``style`` fixes the kind (the de-rendering paper clusters car kinds); by default it is drawn.
+    """
+    if style is not None and style not in CAR_KINDS:
+        raise ValueError(f"unknown car kind '{style}' (known: {', '.join(CAR_KINDS)})")
+    style = style or _pick(rng, CAR_KINDS)
     length, width = _u(rng, 3.8, 4.9), _u(rng, 1.65, 1.95)
     radius, clear = _u(rng, 0.29, 0.35), _u(rng, 0.12, 0.2)
     body_h, cabin_h = _u(rng, 0.45, 0.62), _u(rng, 0.38, 0.5)

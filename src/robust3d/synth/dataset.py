@@ -20,8 +20,9 @@ from robust3d.data.io import atomic_dir, atomic_path, write_image, write_mask, w
 from robust3d.geometry import camera_center, cuboid_bounds, cuboid_mesh, project_points
 from robust3d.render.scene import SceneSpec, convex_visibility, render_scenes
 from robust3d.synth.backgrounds import render_background
-from robust3d.synth.categories import build_instances
-from robust3d.synth.plan import SampleSpec, cad_indices, chunk_of, stable_seed
+from robust3d.synth.categories import build_car, build_instances
+from robust3d.synth.occluders import occlude
+from robust3d.synth.plan import SampleSpec, cad_indices, car_class, chunk_of, face_identity, stable_seed
 from robust3d.synth.primitives import Mesh, read_off, write_off
 
 CUBOID_VERTICES = 1000  # NeMo's default K
@@ -42,18 +43,39 @@ def cuboid_path(root: Path, category: str, create: bool = False) -> Path:
     return path
 
 
+def _extra_classes(config: dict) -> dict[str, list[Mesh]]:
+    """CAD models of the faces and cars splits: one class per car kind, one 'face' class of identities."""
+    cfg, seed = config["synthetic"], config["seed"]
+    classes: dict[str, list[Mesh]] = {}
+    if cfg["faces"]["identities"]:
+        from robust3d.synth.faces import build_face_mesh
+
+        classes["face"] = [build_face_mesh(face_identity(seed, i)) for i in range(cfg["faces"]["identities"])]
+    for kind in cfg["cars"]["kinds"]:
+        classes[car_class(kind)] = [
+            build_car(np.random.default_rng(stable_seed(seed, "car", kind, i)), style=kind)
+            for i in range(cfg["cars"]["instances_per_kind"])
+        ]
+    return classes
+
+
 def build_cad(config: dict, out_dir: str | Path) -> None:
-    """Write every category's CAD instances and its cuboid (from the training instances only)."""
+    """Write every class's CAD instances and its cuboid (for the benchmark's categories, from training
+    instances only), plus the meshes of the faces and cars splits."""
     cfg, seed = config["synthetic"], config["seed"]
     out_dir = Path(out_dir)
     meta = {"categories": cfg["categories"], "unseen_categories": cfg["unseen_categories"], "cuboids": {}}
+    classes = {c: build_instances(c, cfg["instances_per_category"], seed=stable_seed(seed, c)[0])
+               for c in cfg["categories"]}
+    training = {c: [meshes[i - 1] for i in cad_indices(cfg, "train")] for c, meshes in classes.items()}
+    extra = _extra_classes(config)
+    classes.update(extra)
+    training.update(extra)
     with atomic_dir(out_dir) as tmp:
-        for category in tqdm(cfg["categories"], desc="CAD models", unit="class"):
-            meshes = build_instances(category, cfg["instances_per_category"], seed=stable_seed(seed, category)[0])
+        for category, meshes in tqdm(classes.items(), desc="CAD models", unit="class"):
             for i, mesh in enumerate(meshes, start=1):
                 write_off(cad_path(tmp, category, i, create=True), mesh)
-            training = [meshes[i - 1].verts for i in cad_indices(cfg, "train")]
-            bounds = cuboid_bounds(training)
+            bounds = cuboid_bounds([m.verts for m in training[category]])
             verts, faces = cuboid_mesh(bounds, CUBOID_VERTICES)
             write_off(cuboid_path(tmp, category, create=True), Mesh(verts, faces))
             meta["cuboids"][category] = {"bounds": bounds.tolist(), "n_vertices": len(verts)}
@@ -77,27 +99,25 @@ def _load_meshes(root: Path, keys: set[tuple[str, int]]) -> dict[tuple[str, int]
 def render_chunk(config: dict, split: str, chunk: int, cad_root: str | Path, out_dir: str | Path,
                  batch_size: int = 16) -> int:
     """Render chunk ``chunk`` of ``split`` into ``out_dir``; returns the number of samples."""
-    cfg = config["synthetic"]
     cad_root, out_dir = Path(cad_root), Path(out_dir)
     specs = chunk_of(config, split, chunk)
     if not specs:
         raise ValueError(f"split '{split}' has no chunk {chunk}")
     meshes = _load_meshes(cad_root, {(s.category, s.cad_index) for s in specs})
     cuboids = {c: read_off(cuboid_path(cad_root, c)) for c in {s.category for s in specs}}
-    cam = cfg["camera"]
-    size = cfg["image_size"]
+    focal = float(config["synthetic"]["camera"]["focal"])
     rows = []
     with atomic_dir(out_dir) as tmp:
         for start in tqdm(range(0, len(specs), batch_size), desc=f"{split} chunk {chunk}", unit="batch"):
             batch = specs[start : start + batch_size]
-            rows += _render_batch(batch, meshes, cuboids, cam, size, tmp, out_dir.name)
+            rows += _render_batch(batch, meshes, cuboids, focal, tmp, out_dir.name)
         with atomic_path(tmp / "manifest.csv") as m:
             pd.DataFrame(rows).to_csv(m, index=False)
     return len(rows)
 
 
-def _render_batch(batch: list[SampleSpec], meshes, cuboids, cam: dict, size: int, tmp: Path,
-                  prefix: str) -> list[dict]:
+def _render_batch(batch: list[SampleSpec], meshes, cuboids, focal: float, tmp: Path, prefix: str) -> list[dict]:
+    size, viewport = batch[0].image_size, batch[0].viewport  # one split per chunk: one camera
     scenes = []
     for s in batch:
         mesh = meshes[(s.category, s.cad_index)]
@@ -107,15 +127,16 @@ def _render_batch(batch: list[SampleSpec], meshes, cuboids, cam: dict, size: int
             azimuth=s.azimuth, elevation=s.elevation, theta=s.theta, distance=s.distance, background=bg,
             light_dir=s.light_dir, ambient=s.ambient, diffuse=s.diffuse, style=s.style,
         ))
-    out = render_scenes(scenes, cam["focal"], cam["viewport"], size)
+    out = render_scenes(scenes, focal, viewport, size)
     principal = np.array([size / 2.0, size / 2.0], np.float32)
     rows = []
     for b, s in enumerate(batch):
         cuboid = cuboids[s.category]
         uv, _ = project_points(torch.from_numpy(cuboid.verts).double(), s.azimuth, s.elevation, s.theta,
-                               s.distance, cam["focal"], cam["viewport"], tuple(principal.tolist()))
+                               s.distance, focal, viewport, tuple(principal.tolist()))
         uv = uv.numpy().astype(np.float32)
         centre = camera_center(s.azimuth, s.elevation, s.distance).double().numpy()
+        # Keypoint visibility is self-occlusion only, as in NeMo (whose occluded sets reuse clean annotations).
         visible = convex_visibility(cuboid.verts, vertex_normals(cuboid), uv, centre, size)
         rel = {
             "image": f"images/{s.sample_id}.png",
@@ -124,26 +145,32 @@ def _render_batch(batch: list[SampleSpec], meshes, cuboids, cam: dict, size: int
             "mask_amodal": f"masks/{s.sample_id}_amodal.png",
             "depth": f"depth/{s.sample_id}.npy",
         }
-        write_image(tmp / rel["image"], out.rgb[b])
-        write_mask(tmp / rel["mask_visible"], out.mask[b])
-        write_mask(tmp / rel["mask_amodal"], out.mask[b])
+        rgb, amodal, occluder, share = out.rgb[b], out.mask[b], None, 0.0
+        if s.occlusion is not None:
+            rgb, occluder, share = occlude(rgb, amodal, np.random.default_rng(s.background_seed + 1), s.occlusion)
+            rel["occluder_mask"] = f"masks/{s.sample_id}_occluder.png"
+            write_mask(tmp / rel["occluder_mask"], occluder)
+        write_image(tmp / rel["image"], rgb)
+        write_mask(tmp / rel["mask_visible"], amodal if occluder is None else amodal & ~occluder)
+        write_mask(tmp / rel["mask_amodal"], amodal)
         write_npy(tmp / rel["depth"], out.depth[b])
         write_npz(
             tmp / rel["annotation"],
             azimuth=np.float64(s.azimuth), elevation=np.float64(s.elevation), theta=np.float64(s.theta),
-            distance=np.float64(s.distance), focal=np.float64(cam["focal"]),
-            viewport=np.float64(cam["viewport"]), principal=principal, cad_index=np.int64(s.cad_index),
-            bbox=bbox_from_mask(out.mask[b]), height=np.int64(size), width=np.int64(size),
-            **{"class": np.str_(s.category)},
+            distance=np.float64(s.distance), focal=np.float64(focal), viewport=np.float64(viewport),
+            principal=principal, cad_index=np.int64(s.cad_index), bbox=bbox_from_mask(amodal),
+            height=np.int64(size), width=np.int64(size), **{"class": np.str_(s.category)},
             cuboid_uv=uv, cuboid_visible=visible,
-            texture_family=np.str_(s.texture.family), background_family=np.str_(s.background),
-            style=np.str_(s.style), split=np.str_(s.split),
+            texture_family=np.str_(getattr(s.texture, "family", type(s.texture).__name__)),
+            background_family=np.str_(s.background), style=np.str_(s.style), split=np.str_(s.split),
+            occluded_share=np.float64(share),
         )
         rows.append({
-            "sample_id": s.sample_id, "class": s.category,
+            "sample_id": s.sample_id, "class": s.category, "occluder_mask": "",
             **{k: f"{prefix}/{v}" for k, v in rel.items()},
-            "occluder_mask": "", "variant": "clean" if s.style == "photo" else s.style, "level": "",
+            "variant": "clean" if s.style == "photo" else s.style, "level": "",
             "cad_index": s.cad_index, "azimuth": s.azimuth, "elevation": s.elevation, "theta": s.theta,
+            **s.extra,
         })
     return rows
 

@@ -11,26 +11,36 @@ Splits and the nuisance each one shifts (everything else as in training):
     ood_texture               held-out texture families with random palettes
     ood_context               a held-out background family
     style                     cartoon rendering (flat colours, outlines) on plain backgrounds
+Splits for the other papers' experiments:
+    templates                 one object per category on a plain background, from upper-hemisphere icosphere
+                              views without in-plane rotation (template matching)
+    queries                   the same objects in clutter, partly occluded, at random upper-hemisphere views
+    faces                     symmetric head identities in short tracks of smoothly varying pose and light
+    cars                      symmetric cars of distinct kinds (de-rendering and clustering)
 """
 
 from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from robust3d.geometry import upper_hemisphere, viewpoint_to_angles
 from robust3d.synth.backgrounds import BACKGROUND_FAMILIES, HELD_OUT_BACKGROUNDS
-from robust3d.synth.textures import HELD_OUT_FAMILIES, Texture, category_style, sample_texture
+from robust3d.synth.textures import HELD_OUT_FAMILIES, Albedo, Texture, category_style, sample_texture
 
-SPLITS = ("train", "calibration", "test", "unseen", "ood_shape", "ood_pose", "ood_texture", "ood_context",
-          "style")
+OBJECT_SPLITS = ("train", "calibration", "test", "unseen", "ood_shape", "ood_pose", "ood_texture",
+                 "ood_context", "style")
+SPLITS = (*OBJECT_SPLITS, "templates", "queries", "faces", "cars")
 TRAIN_BACKGROUNDS = tuple(f for f in BACKGROUND_FAMILIES if f != "plain")
 
 
-@dataclass(frozen=True)
+@dataclass
 class SampleSpec:
+    """Everything needed to render one sample, and the manifest columns it adds (``extra``)."""
+
     sample_id: str
     split: str
     category: str
@@ -39,13 +49,17 @@ class SampleSpec:
     elevation: float
     theta: float
     distance: float
-    texture: Texture
+    texture: Albedo
     background: str
     background_seed: int
     light_dir: tuple[float, float, float]
     ambient: float
     diffuse: float
-    style: str
+    style: str = "photo"
+    image_size: int = 128
+    viewport: float = 3000.0
+    occlusion: tuple[float, float] | None = None  # share of the object an occluder covers (queries)
+    extra: dict = field(default_factory=dict)
 
 
 def stable_seed(*parts: object) -> list[int]:
@@ -82,16 +96,18 @@ def _uniform_deg(rng: np.random.Generator, lo_hi: list[float]) -> float:
     return math.radians(float(rng.uniform(lo_hi[0], lo_hi[1])))
 
 
-def plan_split(config: dict, split: str) -> list[SampleSpec]:
-    """All samples of ``split`` in a fixed order (category-major)."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown split '{split}' (known: {', '.join(SPLITS)})")
+def _light(rng: np.random.Generator) -> tuple[float, float, float]:
+    """A light from the camera's side, mostly from above (camera coordinates, +z towards the viewer)."""
+    light = rng.normal(size=3) * np.array([0.6, 0.4, 0.3]) + np.array([0.0, 0.6, 1.0])
+    return tuple(float(x) for x in light)
+
+
+def _object_split(config: dict, split: str) -> list[SampleSpec]:
     cfg, seed = config["synthetic"], config["seed"]
-    per_category = cfg["splits"].get(split, 0)
     specs = []
     for category in split_categories(cfg, split):
         instances = cad_indices(cfg, split)
-        for i in range(per_category):
+        for i in range(cfg["splits"].get(split, 0)):
             rng = np.random.default_rng(stable_seed(seed, split, category, i))
             cad = instances[i % len(instances)]  # cycle, so every instance appears equally often
             elevation_range = cfg["pose"]["ood_elevation"] if split == "ood_pose" else cfg["pose"]["elevation"]
@@ -103,31 +119,154 @@ def plan_split(config: dict, split: str) -> list[SampleSpec]:
                 background = str(rng.choice(HELD_OUT_BACKGROUNDS))
             elif split == "style":
                 background = "plain"
-            light = rng.normal(size=3) * np.array([0.6, 0.4, 0.3]) + np.array([0.0, 0.6, 1.0])
             specs.append(SampleSpec(
-                sample_id=f"{split}_{category}_{i:05d}",
-                split=split,
-                category=category,
-                cad_index=cad,
+                sample_id=f"{split}_{category}_{i:05d}", split=split, category=category, cad_index=cad,
                 azimuth=_uniform_deg(rng, cfg["pose"]["azimuth"]),
                 elevation=_uniform_deg(rng, elevation_range),
                 theta=_uniform_deg(rng, cfg["pose"]["theta"]),
-                distance=float(cfg["camera"]["distance"]),
-                texture=texture,
-                background=background,
-                background_seed=int(rng.integers(2**31)),
-                light_dir=tuple(float(x) for x in light),
-                ambient=float(rng.uniform(0.35, 0.55)),
-                diffuse=float(rng.uniform(0.45, 0.7)),
+                distance=float(cfg["camera"]["distance"]), texture=texture, background=background,
+                background_seed=int(rng.integers(2**31)), light_dir=_light(rng),
+                ambient=float(rng.uniform(0.35, 0.55)), diffuse=float(rng.uniform(0.45, 0.7)),
                 style="cartoon" if split == "style" else "photo",
+                image_size=cfg["image_size"], viewport=float(cfg["camera"]["viewport"]),
             ))
     return specs
 
 
-def n_chunks(config: dict, split: str) -> int:
+def _template_split(config: dict, split: str) -> list[SampleSpec]:
+    """Templates: icosphere views, plain background, no in-plane rotation. Queries: clutter and occluders."""
+    cfg, seed = config["synthetic"], config["seed"]
+    tm = cfg["templates"]
+    views = upper_hemisphere(tm["icosphere_level"])
+    azimuths, elevations = (x.tolist() for x in viewpoint_to_angles(views))
+    specs = []
+    for category in tm["categories"]:
+        seen = category not in tm["unseen_categories"]
+        texture = instance_texture(cfg, seed, category, 1)
+        n = len(views) if split == "templates" else tm["queries_per_object"]
+        for i in range(n):
+            rng = np.random.default_rng(stable_seed(seed, split, category, i))
+            if split == "templates":
+                azimuth, elevation = azimuths[i], elevations[i]
+            else:  # a uniformly random direction on the upper hemisphere
+                direction = rng.normal(size=3)
+                direction[2] = abs(direction[2])
+                a, e = viewpoint_to_angles(direction[None] / np.linalg.norm(direction))
+                azimuth, elevation = float(a[0]), float(e[0])
+            specs.append(SampleSpec(
+                sample_id=f"{split}_{category}_{i:05d}", split=split, category=category, cad_index=1,
+                azimuth=azimuth, elevation=elevation, theta=0.0, distance=float(cfg["camera"]["distance"]),
+                texture=texture, background="plain" if split == "templates" else str(rng.choice(TRAIN_BACKGROUNDS)),
+                background_seed=int(rng.integers(2**31)),
+                light_dir=(0.0, 0.5, 1.0) if split == "templates" else _light(rng),
+                ambient=0.5 if split == "templates" else float(rng.uniform(0.35, 0.55)),
+                diffuse=0.6 if split == "templates" else float(rng.uniform(0.45, 0.7)),
+                image_size=cfg["image_size"], viewport=float(cfg["camera"]["viewport"]),
+                occlusion=None if split == "templates" else tuple(tm["occlusion"]),
+                extra={"object": category, "seen": seen, "view_index": i if split == "templates" else -1},
+            ))
+    return specs
+
+
+def face_identity(seed: int, identity: int):
+    """The identity ``identity`` (0-based) of the faces split, the same in every job."""
+    from robust3d.synth.faces import sample_identity
+
+    return sample_identity(np.random.default_rng(stable_seed(seed, "face", identity)))
+
+
+def _face_split(config: dict, split: str) -> list[SampleSpec]:
+    """Tracks: pose (yaw = azimuth, pitch = elevation) and light move linearly from a start to an end."""
+    cfg, seed = config["synthetic"], config["seed"]
+    fc = cfg["faces"]
+    specs = []
+    for ident in range(fc["identities"]):
+        albedo = face_identity(seed, ident)
+        for track in range(fc["tracks_per_identity"]):
+            rng = np.random.default_rng(stable_seed(seed, split, ident, track))
+            yaw = np.radians(rng.uniform(-45, 45, 2))
+            pitch = np.radians(rng.uniform(-15, 20, 2))
+            lights = [np.array(_light(rng)) for _ in range(2)]
+            background_seed = int(rng.integers(2**31))
+            for frame in range(fc["frames_per_track"]):
+                t = frame / max(1, fc["frames_per_track"] - 1)
+                specs.append(SampleSpec(
+                    sample_id=f"faces_{ident:02d}_{track:02d}_{frame:03d}", split=split, category="face",
+                    cad_index=ident + 1, azimuth=float(np.remainder((1 - t) * yaw[0] + t * yaw[1], 2 * np.pi)),
+                    elevation=float((1 - t) * pitch[0] + t * pitch[1]), theta=0.0,
+                    distance=float(cfg["camera"]["distance"]), texture=albedo, background="plain",
+                    background_seed=background_seed,
+                    light_dir=tuple(float(x) for x in (1 - t) * lights[0] + t * lights[1]),
+                    ambient=0.5, diffuse=0.6, image_size=fc["image_size"], viewport=float(fc["viewport"]),
+                    extra={"identity": ident, "track": f"{ident:02d}_{track:02d}", "frame": frame},
+                ))
+    return specs
+
+
+def car_class(kind: str) -> str:
+    """Class name (and CAD folder) of a car kind in the cars split."""
+    return f"car_{kind}"
+
+
+def _car_split(config: dict, split: str) -> list[SampleSpec]:
+    """Cars of each kind, random colours (symmetric paint), views around the car from slightly above."""
+    cfg, seed = config["synthetic"], config["seed"]
+    cc = cfg["cars"]
+    specs = []
+    for kind in cc["kinds"]:
+        for i in range(cc["images_per_kind"]):
+            rng = np.random.default_rng(stable_seed(seed, split, kind, i))
+            cad = i % cc["instances_per_kind"] + 1
+            paint = np.random.default_rng(stable_seed(seed, "paint", kind, cad))
+            texture = replace(sample_texture("solid", float(paint.uniform()), paint), symmetric=True)
+            specs.append(SampleSpec(
+                sample_id=f"cars_{kind}_{i:05d}", split=split, category=car_class(kind), cad_index=cad,
+                azimuth=math.radians(float(rng.uniform(0, 360))), elevation=math.radians(float(rng.uniform(10, 40))),
+                theta=0.0, distance=float(cfg["camera"]["distance"]), texture=texture, background="plain",
+                background_seed=int(rng.integers(2**31)), light_dir=_light(rng),
+                ambient=float(rng.uniform(0.35, 0.55)), diffuse=float(rng.uniform(0.5, 0.8)),
+                image_size=cc["image_size"], viewport=float(cc["viewport"]), extra={"kind": kind},
+            ))
+    return specs
+
+
+def plan_split(config: dict, split: str) -> list[SampleSpec]:
+    """All samples of ``split`` in a fixed order."""
+    if split in OBJECT_SPLITS:
+        return _object_split(config, split)
+    if split in ("templates", "queries"):
+        return _template_split(config, split)
+    if split == "faces":
+        return _face_split(config, split)
+    if split == "cars":
+        return _car_split(config, split)
+    raise ValueError(f"unknown split '{split}' (known: {', '.join(SPLITS)})")
+
+
+def split_size(config: dict, split: str) -> int:
+    """Number of samples of ``split`` without planning them."""
     cfg = config["synthetic"]
-    n = cfg["splits"].get(split, 0) * len(split_categories(cfg, split))
-    return max(1, math.ceil(n / cfg["chunk_size"])) if n else 0
+    if split in OBJECT_SPLITS:
+        return cfg["splits"].get(split, 0) * len(split_categories(cfg, split))
+    if split == "templates":
+        return len(upper_hemisphere(cfg["templates"]["icosphere_level"])) * len(cfg["templates"]["categories"])
+    if split == "queries":
+        return cfg["templates"]["queries_per_object"] * len(cfg["templates"]["categories"])
+    if split == "faces":
+        fc = cfg["faces"]
+        return fc["identities"] * fc["tracks_per_identity"] * fc["frames_per_track"]
+    if split == "cars":
+        return len(cfg["cars"]["kinds"]) * cfg["cars"]["images_per_kind"]
+    raise ValueError(f"unknown split '{split}' (known: {', '.join(SPLITS)})")
+
+
+def active_splits(config: dict) -> list[str]:
+    """Splits with at least one sample under this config."""
+    return [s for s in SPLITS if split_size(config, s) > 0]
+
+
+def n_chunks(config: dict, split: str) -> int:
+    return math.ceil(split_size(config, split) / config["synthetic"]["chunk_size"])
 
 
 def chunk_of(config: dict, split: str, chunk: int) -> list[SampleSpec]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -29,10 +30,17 @@ class Texture:
     frequency: float
     direction: tuple[float, float, float]
     phase: float = 0.0
+    symmetric: bool = False  # evaluate on |x|: left-right symmetric albedo (Unsup3D's assumption)
 
-    def to_dict(self) -> dict:
-        return {"texture_family": self.family, "texture_color_a": np.array(self.color_a, np.float32),
-                "texture_color_b": np.array(self.color_b, np.float32)}
+    def shade(self, points: torch.Tensor) -> torch.Tensor:
+        """RGB albedo ``(N, 3)`` at object-space points ``(N, 3)``."""
+        return shade_texture(self, points)
+
+
+class Albedo(Protocol):
+    """Anything that colours object-space surface points (a :class:`Texture`, a face identity, ...)."""
+
+    def shade(self, points: torch.Tensor) -> torch.Tensor: ...
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[float, float, float]:
@@ -61,6 +69,8 @@ def sample_texture(family: str, hue: float, rng: np.random.Generator) -> Texture
 def _pattern(family: str, p: torch.Tensor, freq: float, direction: torch.Tensor, phase: float) -> torch.Tensor:
     """Mix weight in [0, 1] between the two colours for surface points ``p`` ``(N, 3)``."""
     s = p @ direction
+    if family == "solid":
+        return torch.zeros(len(p), dtype=p.dtype)
     if family == "stripes":
         return (torch.sin(freq * 2 * s + phase) > 0).float()
     if family == "checker":
@@ -90,11 +100,13 @@ def _pattern(family: str, p: torch.Tensor, freq: float, direction: torch.Tensor,
         return (torch.minimum(f, 1 - f).min(-1).values < 0.08).float()
     if family == "waves":
         return 0.5 + 0.5 * torch.sin(freq * 2 * s + 1.5 * torch.sin(freq * 2 * p[:, 2] + phase))
-    raise ValueError(f"unknown texture family '{family}' (known: {', '.join(FAMILIES)})")
+    raise ValueError(f"unknown texture family '{family}' (known: solid, {', '.join(FAMILIES)})")
 
 
 def shade_texture(texture: Texture, points: torch.Tensor) -> torch.Tensor:
     """RGB albedo ``(N, 3)`` of the texture at object-space points ``(N, 3)``."""
+    if texture.symmetric:
+        points = torch.cat([points[:, :1].abs(), points[:, 1:]], dim=1)
     direction = torch.tensor(texture.direction, dtype=points.dtype)
     w = _pattern(texture.family, points, texture.frequency, direction, texture.phase)[:, None]
     a = torch.tensor(texture.color_a, dtype=points.dtype)

@@ -1,0 +1,67 @@
+"""Viewpoints on a sphere (template rendering) and their PASCAL3D+ angles.
+
+Template matching renders each object from the vertices of a subdivided icosahedron on the upper hemisphere
+(template-pose / TraM3D use levels 2 and 3); a viewpoint is the unit vector from the object to the camera,
+which under the PASCAL3D+ convention is ``C / d = (cos e sin a, -cos e cos a, sin e)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+
+def icosphere(level: int) -> np.ndarray:
+    """Unit vertices of an icosahedron subdivided ``level`` times (12, 42, 162, 642, ... points)."""
+    if level < 0:
+        raise ValueError(f"icosphere level must be >= 0, got {level}")
+    t = (1 + math.sqrt(5)) / 2
+    verts = [(-1, t, 0), (1, t, 0), (-1, -t, 0), (1, -t, 0), (0, -1, t), (0, 1, t), (0, -1, -t), (0, 1, -t),
+             (t, 0, -1), (t, 0, 1), (-t, 0, -1), (-t, 0, 1)]
+    faces = [(0, 11, 5), (0, 5, 1), (0, 1, 7), (0, 7, 10), (0, 10, 11), (1, 5, 9), (5, 11, 4), (11, 10, 2),
+             (10, 7, 6), (7, 1, 8), (3, 9, 4), (3, 4, 2), (3, 2, 6), (3, 6, 8), (3, 8, 9), (4, 9, 5), (2, 4, 11),
+             (6, 2, 10), (8, 6, 7), (9, 8, 1)]
+    points = [np.array(v, float) / np.linalg.norm(v) for v in verts]
+    for _ in range(level):
+        midpoints: dict[tuple[int, int], int] = {}
+        new_faces = []
+        for a, b, c in faces:
+            ab, bc, ca = (_midpoint(points, midpoints, i, j) for i, j in ((a, b), (b, c), (c, a)))
+            new_faces += [(a, ab, ca), (b, bc, ab), (c, ca, bc), (ab, bc, ca)]
+        faces = new_faces
+    return np.stack(points)
+
+
+def _midpoint(points: list[np.ndarray], cache: dict[tuple[int, int], int], i: int, j: int) -> int:
+    """Index of the normalised midpoint of edge (i, j), created once per edge."""
+    key = (min(i, j), max(i, j))
+    if key not in cache:
+        m = points[i] + points[j]
+        points.append(m / np.linalg.norm(m))
+        cache[key] = len(points) - 1
+    return cache[key]
+
+
+def upper_hemisphere(level: int) -> np.ndarray:
+    """Icosphere viewpoints with the camera on or above the object's horizon (z >= 0), ``(N, 3)``."""
+    v = icosphere(level)
+    return v[v[:, 2] >= -1e-9]
+
+
+def viewpoint_to_angles(directions: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(azimuth, elevation)`` in radians of unit object-to-camera directions ``(N, 3)``."""
+    d = torch.as_tensor(directions, dtype=torch.float64)
+    azimuth = torch.remainder(torch.atan2(d[:, 0], -d[:, 1]), 2 * math.pi)
+    elevation = torch.asin(d[:, 2].clamp(-1, 1))
+    return azimuth, elevation
+
+
+def viewpoint_error(azimuth1, elevation1, azimuth2, elevation2) -> torch.Tensor:
+    """Angle between two viewing directions (radians): the template-matching error, blind to in-plane rotation."""
+    from .pascal import camera_center
+
+    c1 = camera_center(azimuth1, elevation1, 1.0)
+    c2 = camera_center(azimuth2, elevation2, 1.0)
+    return torch.acos((c1 * c2).sum(-1).clamp(-1.0, 1.0))
