@@ -21,7 +21,7 @@ class Command:
 
 COMMANDS: dict[str, Command] = {}
 #: Modules whose import registers further commands.
-COMMAND_MODULES = ("robust3d.synth.commands",)
+COMMAND_MODULES = ("robust3d.synth.commands", "robust3d.variants.commands")
 
 
 def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):

@@ -70,7 +70,32 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     config = copy.deepcopy(config)
     _fill_defaults(schema, config)
     _check_synthetic(config["synthetic"])
+    _check_variants(config)
     return config
+
+
+def _check_variants(config: dict[str, Any]) -> None:
+    """Variant names must exist and variant splits must be synthetic splits that have images."""
+    from robust3d.synth.plan import active_splits
+
+    cfg = config["variants"]
+    splits = active_splits(config)
+    for split in cfg["splits"]:
+        if split not in splits:
+            raise ConfigError(
+                f"key 'variants.splits': '{split}' is not a synthetic split with images ({', '.join(splits)})"
+            )
+    from robust3d.variants.corruptions import CORRUPTIONS_2D
+    from robust3d.variants.corruptions3d import CORRUPTIONS_3D
+
+    for key, known in (("corruptions", CORRUPTIONS_2D), ("corruptions_3d", CORRUPTIONS_3D)):
+        for name in cfg[key]["names"]:
+            if name not in known:
+                raise ConfigError(
+                    f"key 'variants.{key}.names': unknown corruption '{name}' (known: {', '.join(known)})"
+                )
+        if cfg[key]["names"] and not cfg[key]["severities"]:
+            raise ConfigError(f"key 'variants.{key}.severities': corruptions are listed but no severity")
 
 
 def _check_synthetic(cfg: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ except ConfigError as err:
 # Jobs read the validated config from a file (so `--config` overrides reach them too), named by a hash of
 # the sections their stage reads: a params rerun-trigger then reruns exactly the affected stage.
 SYNTH_CONFIG = write_resolved_config(config, "results/.config", "synthetic", ("seed", "synthetic"))
+VARIANT_CONFIG = write_resolved_config(config, "results/.config", "variants", ("seed", "variants"))
 
 # Jobs run `python -m robust3d` from the source tree, also inside conda envs (which block PYTHONPATH).
 # Without --use-conda, `python` must be the interpreter running Snakemake (e.g. .venv/bin/python), which
@@ -35,6 +36,8 @@ from robust3d.synth.plan import SPLITS  # noqa: E402
 
 wildcard_constraints:
     split="|".join(SPLITS),
+    variant="[a-z0-9_]+",
+    level="[A-Za-z0-9]+",
     chunk=r"\d{3}",
 
 
@@ -52,7 +55,28 @@ def synth_chunks(wildcards):
     return expand(f"{SYNTH_ROOT}/{wildcards.split}/chunk{{chunk}}", chunk=[f"{i:03d}" for i in range(n)])
 
 
+def variant_targets():
+    """(variant, level) pairs the config asks for."""
+    v = config["variants"]
+    pairs = [("occlusion", level) for level in v["occlusion"]["levels"]]
+    for key in ("corruptions", "corruptions_3d"):
+        pairs += [(name, str(sev)) for name in v[key]["names"] for sev in v[key]["severities"]]
+    pairs += [(style, "1") for style in v["styles"]]
+    return pairs
+
+
+def variant_outputs():
+    return [
+        f"{SYNTH_ROOT}/variants/{split}/{variant}/{level}{suffix}"
+        for split in config["variants"]["splits"]
+        for variant, level in variant_targets()
+        for suffix in ("", ".png")
+    ]
+
+
 def final_outputs():
-    return expand(f"{SYNTH_ROOT}/{{split}}/manifest.csv", split=synth_splits()) + expand(
-        f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", split=synth_splits()
+    return (
+        expand(f"{SYNTH_ROOT}/{{split}}/manifest.csv", split=synth_splits())
+        + expand(f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", split=synth_splits())
+        + variant_outputs()
     )

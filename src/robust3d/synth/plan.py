@@ -5,12 +5,15 @@ gives the same samples whichever job renders them, so chunks can render in paral
 
 Splits and the nuisance each one shifts (everything else as in training):
     train, calibration, test  training categories, training CAD instances, textures and backgrounds
+    depth_train               the same, held out to train the local pseudo-depth network
     unseen                    the held-out categories (never in training)
     ood_shape                 held-out CAD instances of the training categories
     ood_pose                  elevations from ``pose.ood_elevation`` (views never seen in training)
     ood_texture               held-out texture families with random palettes
     ood_context               a held-out background family
     style                     cartoon rendering (flat colours, outlines) on plain backgrounds
+    cue_conflict              the shape of one category wearing the texture of another (shape-bias metric)
+    pug_size, pug_texture     PUG-like factor sweeps: object size (level = size factor), texture family (level)
 Splits for the other papers' experiments:
     templates                 one object per category on a plain background, from upper-hemisphere icosphere
                               views without in-plane rotation (template matching)
@@ -29,10 +32,12 @@ import numpy as np
 
 from robust3d.geometry import upper_hemisphere, viewpoint_to_angles
 from robust3d.synth.backgrounds import BACKGROUND_FAMILIES, HELD_OUT_BACKGROUNDS
-from robust3d.synth.textures import HELD_OUT_FAMILIES, Albedo, Texture, category_style, sample_texture
+from robust3d.synth.textures import FAMILIES, HELD_OUT_FAMILIES, Albedo, Texture, category_style, sample_texture
 
-OBJECT_SPLITS = ("train", "calibration", "test", "unseen", "ood_shape", "ood_pose", "ood_texture",
-                 "ood_context", "style")
+OBJECT_SPLITS = ("train", "calibration", "test", "depth_train", "unseen", "ood_shape", "ood_pose", "ood_texture",
+                 "ood_context", "style", "cue_conflict", "pug_size", "pug_texture")
+#: Object-size factors of the pug_size sweep (the camera distance is divided by the factor).
+PUG_SIZES = (0.6, 0.8, 1.0, 1.25)
 SPLITS = (*OBJECT_SPLITS, "templates", "queries", "faces", "cars")
 TRAIN_BACKGROUNDS = tuple(f for f in BACKGROUND_FAMILIES if f != "plain")
 
@@ -112,8 +117,24 @@ def _object_split(config: dict, split: str) -> list[SampleSpec]:
             cad = instances[i % len(instances)]  # cycle, so every instance appears equally often
             elevation_range = cfg["pose"]["ood_elevation"] if split == "ood_pose" else cfg["pose"]["elevation"]
             texture = instance_texture(cfg, seed, category, cad)
+            extra: dict = {}
+            distance = float(cfg["camera"]["distance"])
             if split == "ood_texture":
                 texture = sample_texture(str(rng.choice(HELD_OUT_FAMILIES)), float(rng.uniform()), rng)
+            elif split == "cue_conflict":
+                others = [c for c in train_categories(cfg) if c != category]
+                texture_class = str(rng.choice(others))
+                texture = instance_texture(cfg, seed, texture_class, int(rng.choice(instances)))
+                extra = {"shape_class": category, "texture_class": texture_class}
+            elif split == "pug_size":
+                factor = PUG_SIZES[i % len(PUG_SIZES)]
+                distance /= factor
+                extra = {"level": str(factor)}
+            elif split == "pug_texture":
+                family = FAMILIES[i % len(FAMILIES)]
+                _, hue = category_style(cfg["categories"].index(category), len(cfg["categories"]))
+                texture = sample_texture(family, hue, rng)
+                extra = {"level": family}
             background = str(rng.choice(TRAIN_BACKGROUNDS))
             if split == "ood_context":
                 background = str(rng.choice(HELD_OUT_BACKGROUNDS))
@@ -124,11 +145,11 @@ def _object_split(config: dict, split: str) -> list[SampleSpec]:
                 azimuth=_uniform_deg(rng, cfg["pose"]["azimuth"]),
                 elevation=_uniform_deg(rng, elevation_range),
                 theta=_uniform_deg(rng, cfg["pose"]["theta"]),
-                distance=float(cfg["camera"]["distance"]), texture=texture, background=background,
+                distance=distance, texture=texture, background=background,
                 background_seed=int(rng.integers(2**31)), light_dir=_light(rng),
                 ambient=float(rng.uniform(0.35, 0.55)), diffuse=float(rng.uniform(0.45, 0.7)),
                 style="cartoon" if split == "style" else "photo",
-                image_size=cfg["image_size"], viewport=float(cfg["camera"]["viewport"]),
+                image_size=cfg["image_size"], viewport=float(cfg["camera"]["viewport"]), extra=extra,
             ))
     return specs
 

@@ -1,0 +1,348 @@
+"""Depth-aware 3D common corruptions after ImageNet-3DCC.
+
+Kar et al., "3D Common Corruptions and Data Augmentation", CVPR 2022 (code: EPFL-VILAB/3DCommonCorruptions,
+``create_3dcc/``). The formulas are written from the project notes (shared/research/3d-prior-depth-shape-bias.md,
+Sec. 7) with the severity tables of the 3DCC scripts; these are the nine corruptions the 3D-Prior paper reports
+(its Table 2). 3DCC's codec corruptions (bit_error, h265_crf, h265_abr) need ffmpeg video encoding and are left out.
+
+Depth conventions:
+
+* ``depth`` is z-depth in the camera's units. Pixels with ``depth <= 0`` or non-finite (background where nothing was
+  rendered) are *far*: they get ``background_depth``, by default :data:`BACKGROUND_DEPTH_FACTOR` x the largest valid
+  depth (3DCC's Taskonomy loader fills invalid depth with the largest valid one, i.e. a factor of 1).
+* Every corruption depends on depth *ratios* only, so the camera's unit is irrelevant: defocus and motion parallax
+  are ratios by construction (``d_focus / d``, ``d_near / d``); fog and flash normalise depth per image (see each
+  function).
+* Pixel-sized parameters (blur std, camera shift) are defined at 3DCC's working size (224 px for the ImageNet-3DCC
+  depth-of-field images, 512 px for the motion script) and scaled with the image's short side, so a corruption
+  looks alike at 64, 128 or 224 px.
+
+Each corruption takes a float image in [0, 1] of shape (H, W, C), the filled depth (H, W), the severity and a numpy
+``Generator`` (only the noise and motion corruptions draw from it) and returns a float image.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+CORRUPTIONS_3D: tuple[str, ...] = (
+    "near_focus",
+    "far_focus",
+    "fog_3d",
+    "flash",
+    "color_quant",
+    "low_light",
+    "xy_motion_blur",
+    "z_motion_blur",
+    "iso_noise",
+)
+"""ImageNet-3DCC corruptions (download-script order, codec corruptions excluded)."""
+
+DEPTH_CORRUPTIONS: tuple[str, ...] = ("near_focus", "far_focus", "fog_3d", "flash", "xy_motion_blur", "z_motion_blur")
+"""The subset that uses depth (3DCC computes flash from a reshading image; here it comes from depth)."""
+
+SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
+BACKGROUND_DEPTH_FACTOR = 1.5
+"""Default depth of background (depth 0) pixels, as a multiple of the largest valid depth."""
+
+Corruption = Callable[[np.ndarray, np.ndarray, int, np.random.Generator], np.ndarray]
+
+# Depth of field (create_dof.py): 8 quantile intervals, aperture severity + 2, far focus with aperture - 1.5.
+_DOF_QUANTILES = 8
+_DOF_APERTURE_OFFSET = 2.0
+_FAR_FOCUS_APERTURE_CUT = 1.5
+_NEAR_FOCUS_INDEX, _FAR_FOCUS_INDEX = 0, 7
+_DOF_REFERENCE_SIZE = 224.0
+_MIN_SIGMA = 0.1
+# Fog (create_fog.py) and flash (create_flash.py).
+_FOG_ALPHA = (4.0, 8.0, 12.0, 16.0, 20.0)
+_FOG_FAR_DEPTH = 0.5
+_FLASH_SCALER = (2.4, 1.4, 0.9, 0.6, 0.4)
+_NEAR_PERCENTILE = 1.0
+# Sensor noise (create_non3d.py).
+_GAUSS_STD = (0.08, 0.12, 0.18, 0.26, 0.38)
+_ISO_PHOTONS = 25.0
+_ISO_GAUSS_FACTOR = 0.7
+_LOW_LIGHT_MAX = (0.6, 0.5, 0.4, 0.3, 0.2)
+_LOW_LIGHT_GAMMA = 2.0
+_LOW_LIGHT_PHOTONS = 10.0 * 12.0  # poisson_gaussian_noise at severity 3: 10 * [60, 25, 12, 5, 3][2]
+_LOW_LIGHT_GAUSS = 0.1 * 0.18  # ... and 0.1 * [.08, .12, .18, .26, .38][2]
+# Camera motion (motion_video/create_motion.py): a 60-frame 3D Ken Burns trajectory, the first N frames averaged.
+_MOTION_STEPS = 60
+_XY_FRAMES = (20, 30, 40, 50, 60)
+_Z_FRAMES = (20, 25, 30, 35, 38)
+_MOTION_REFERENCE_SIZE = 512.0
+_XY_SHIFT_U = (50.0, 75.0)  # |horizontal| shift of the nearest point (px at 512), random sign
+_XY_SHIFT_V = 75.0  # vertical shift in [-75, 75)
+_Z_CROP = (0.5, 0.6)  # final crop fraction: the camera advances (1 - crop) x the nearest depth
+_Z_SHIFT = 30.0  # lateral drift in [-30, 30) px at 512
+_MAX_MOTION_SAMPLES = 64
+
+
+def corrupt_3d(
+    image: np.ndarray,
+    depth: np.ndarray,
+    name: str,
+    severity: int,
+    seed: int,
+    *,
+    background_depth: float | None = None,
+) -> np.ndarray:
+    """Apply the 3DCC corruption ``name`` at ``severity`` (1..5); same seed, same output.
+
+    ``image`` is uint8 ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)``; ``depth`` is ``(H, W)`` in camera units with 0 for
+    background (see :func:`fill_background_depth`). Returns uint8 of the image's shape.
+    """
+    _check_args(name, severity, seed)
+    x = _to_float(image)
+    filled = fill_background_depth(depth, background_depth)
+    if filled.shape != x.shape[:2]:
+        raise ValueError(f"depth shape {filled.shape} does not match image shape {x.shape[:2]}")
+    out = _CORRUPTIONS[name](x, filled, int(severity), np.random.default_rng(int(seed)))
+    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8).reshape(np.shape(image))
+
+
+def fill_background_depth(depth: np.ndarray, background_depth: float | None = None) -> np.ndarray:
+    """Depth with background (``<= 0`` or non-finite) pixels set to a far value; a depth-free map becomes flat (1)."""
+    depth = np.asarray(depth, dtype=np.float64)
+    if depth.ndim == 3 and depth.shape[2] == 1:
+        depth = depth[..., 0]
+    if depth.ndim != 2:
+        raise ValueError(f"expected an (H, W) depth map, got shape {depth.shape}")
+    valid = np.isfinite(depth) & (depth > 0)
+    if background_depth is None:
+        if not valid.any():
+            return np.ones_like(depth)
+        background_depth = BACKGROUND_DEPTH_FACTOR * float(depth[valid].max())
+    elif not (math.isfinite(background_depth) and background_depth > 0):
+        raise ValueError(f"background_depth must be positive and finite, got {background_depth!r}")
+    return np.where(valid, depth, background_depth)
+
+
+# ---------------------------------------------------------------------------------------------- depth of field
+
+
+def near_focus(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Focus on the nearest depth quantile; aperture ``severity + 2`` (3DCC ``defocus_blur_3D``)."""
+    return _defocus(x, depth, severity + _DOF_APERTURE_OFFSET, _NEAR_FOCUS_INDEX)
+
+
+def far_focus(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Focus on the 7/8 depth quantile; 3DCC narrows the aperture by 1.5 for far focus."""
+    return _defocus(x, depth, severity + _DOF_APERTURE_OFFSET - _FAR_FOCUS_APERTURE_CUT, _FAR_FOCUS_INDEX)
+
+
+def _defocus(x: np.ndarray, depth: np.ndarray, aperture: float, focus_index: int) -> np.ndarray:
+    """Layered depth of field: one Gaussian blur per depth quantile, blended per pixel between neighbouring layers.
+
+    The blur std of a layer is 3DCC's circle of confusion (in px at 224 px, rescaled to this image). Deviation: the
+    kernel reaches 3 std (3DCC truncates at 1.5 std), so sub-pixel blurs of small images are not rounded away.
+    """
+    levels = np.quantile(depth, np.arange(_DOF_QUANTILES + 1) / _DOF_QUANTILES)
+    sigmas = _circle_of_confusion(levels, aperture, levels[focus_index]) * _pixel_scale(x, _DOF_REFERENCE_SIZE)
+    stack = np.stack([_gaussian_blur(x, sigma) for sigma in sigmas])
+    left, w_left, w_right = _blend_weights(depth, levels)
+    rows, cols = np.indices(depth.shape)
+    return stack[left, rows, cols] * w_left[..., None] + stack[left + 1, rows, cols] * w_right[..., None]
+
+
+def _circle_of_confusion(depths: np.ndarray, aperture: float, focus: float) -> np.ndarray:
+    """Thin-lens blur without magnification, ``c = A |d - d_focus| / d`` (3DCC); a depth ratio, so unit-free."""
+    return aperture * np.abs(depths - focus) / depths
+
+
+def _blend_weights(depth: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Left layer index and the normalised 3DCC weights ``1 - dist^2`` of the two layers bracketing each depth."""
+    left = np.clip(np.searchsorted(levels, depth, side="right") - 1, 0, len(levels) - 2)
+    low, width = levels[left], levels[left + 1] - levels[left]
+    t = np.clip(np.divide(depth - low, width, out=np.zeros_like(depth), where=width > 0), 0.0, 1.0)
+    w_left, w_right = 1.0 - t**2, 1.0 - (1.0 - t) ** 2
+    total = w_left + w_right
+    return left, w_left / total, w_right / total
+
+
+def _gaussian_blur(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur with replicated borders (as 3DCC); no-op below 0.1 px like 3DCC."""
+    if sigma < _MIN_SIGMA:
+        return x
+    size = 2 * max(1, math.ceil(3.0 * sigma)) + 1
+    return cv2.GaussianBlur(x, (size, size), sigma, sigma, borderType=cv2.BORDER_REPLICATE).reshape(x.shape)
+
+
+# -------------------------------------------------------------------------------------------- fog and flash
+
+
+def fog_3d(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Koschmieder fog ``t x + I_s (1 - t)`` with ``t = exp(-alpha d)``, ``alpha = 4..20`` (3DCC ``fog_3d``).
+
+    ``d`` is depth scaled per image so that the farthest pixel sits at 0.5, the clamp of ImageNet-3DCC's depth
+    (MiDaS-derived, ``clamp(0, 0.5)``); the atmospheric light ``I_s`` is the image mean, as in 3DCC.
+    """
+    scaled = _FOG_FAR_DEPTH * depth / depth.max()
+    transmission = np.exp(-_FOG_ALPHA[severity - 1] * scaled)[..., None]
+    return transmission * x + x.mean() * (1.0 - transmission)
+
+
+def flash(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Camera flash ``x + x * shading / k``, ``k = 2.4..0.4``, clipped at 1 (3DCC ``flash``).
+
+    3DCC's shading is a reshading render; here it is a point light at the camera, ``(d_near / d)^2`` with ``d_near``
+    the 1st depth percentile (inverse-square falloff, no normal term, so no intrinsics are needed).
+    """
+    near = np.percentile(depth, _NEAR_PERCENTILE)
+    shading = np.minimum((near / depth) ** 2, 1.0)[..., None]
+    return np.minimum(x + x * shading / _FLASH_SCALER[severity - 1], 1.0)
+
+
+# ------------------------------------------------------------------------------------------- sensor effects
+
+
+def iso_noise(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Fixed photon noise (Poisson, 25 photons at white) plus growing read noise ``0.7 * [.08 .. .38]`` (3DCC)."""
+    return _poisson_gaussian(x, _ISO_PHOTONS, _ISO_GAUSS_FACTOR * _GAUSS_STD[severity - 1], rng)
+
+
+def low_light(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Under-exposure: stretch to [0, max] with ``max = .6 .. .2`` and gamma 2 (``imadjust``), then sensor noise.
+
+    The noise is 3DCC's ``poisson_gaussian_noise`` at severity 3 for every severity (120 photons, std 0.018).
+    """
+    low, high = float(x.min()), float(x.max())
+    dark = ((x - low) / max(high - low, 1e-6)) ** _LOW_LIGHT_GAMMA * _LOW_LIGHT_MAX[severity - 1]
+    return _poisson_gaussian(dark, _LOW_LIGHT_PHOTONS, _LOW_LIGHT_GAUSS, rng)
+
+
+def color_quant(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Bit-depth reduction to ``6 - severity`` bits per channel, like ``PIL.ImageOps.posterize`` (3DCC)."""
+    bits = 6 - severity
+    mask = (0xFF << (8 - bits)) & 0xFF
+    return (np.rint(x * 255.0).astype(np.uint8) & np.uint8(mask)) / 255.0
+
+
+def _poisson_gaussian(x: np.ndarray, photons: float, std: float, rng: np.random.Generator) -> np.ndarray:
+    """Shot noise with ``photons`` at white, clipped, then additive Gaussian noise, clipped (3DCC's order)."""
+    shot = np.clip(rng.poisson(x * photons) / photons, 0.0, 1.0)
+    return np.clip(shot + rng.normal(scale=std, size=x.shape), 0.0, 1.0)
+
+
+# ------------------------------------------------------------------------------------------- camera motion
+
+
+def xy_motion_blur(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Exposure during a sideways camera move: the average of views along the path (3DCC ``create_motion``).
+
+    As in 3DCC the nearest point (1st depth percentile) moves by a random shift, |u| in [50, 75) and v in [-75, 75)
+    px at 512 px, over the full trajectory; a pixel at depth ``d`` moves ``d_near / d`` times as far (parallax).
+    Severity averages the first 20/30/40/50/60 of 60 frames. Simplified: instead of 3DCC's point-cloud rendering
+    with inpainting, each view is a backward warp by the pixel's own depth (no occlusion reasoning).
+    """
+    scale = _pixel_scale(x, _MOTION_REFERENCE_SIZE)
+    shift = np.array([rng.choice((-1.0, 1.0)) * rng.uniform(*_XY_SHIFT_U), rng.uniform(-_XY_SHIFT_V, _XY_SHIFT_V)])
+    shift *= scale
+    parallax = _parallax(depth)
+    cols, rows = _pixel_grid(depth.shape)
+
+    def view(step: float) -> tuple[np.ndarray, np.ndarray]:
+        return cols + step * shift[0] * parallax, rows + step * shift[1] * parallax
+
+    return _average_views(x, view, _XY_FRAMES[severity - 1], float(np.hypot(*shift)))
+
+
+def z_motion_blur(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+    """Exposure while the camera moves forward: depth-dependent zoom blur (3DCC ``create_motion``, zoom variant).
+
+    Over the full trajectory the camera advances ``(1 - crop) * d_near`` with crop in [0.5, 0.6) and drifts sideways
+    by [-30, 30) px at 512 px (at the nearest depth). A pixel at depth ``d`` samples the source at
+    ``c + (p - c) (1 - s dz / d) + s drift d_near / d``, so near content streaks more. Severity averages the first
+    20/25/30/35/38 of 60 frames. Simplified like :func:`xy_motion_blur` (backward warp by the pixel's own depth).
+    """
+    scale = _pixel_scale(x, _MOTION_REFERENCE_SIZE)
+    advance = 1.0 - rng.uniform(*_Z_CROP)
+    drift = rng.uniform(-_Z_SHIFT, _Z_SHIFT, size=2) * scale
+    parallax = _parallax(depth)
+    cols, rows = _pixel_grid(depth.shape)
+    centre_col, centre_row = (depth.shape[1] - 1) / 2.0, (depth.shape[0] - 1) / 2.0
+
+    def view(step: float) -> tuple[np.ndarray, np.ndarray]:
+        zoom = 1.0 - step * advance * parallax
+        return (
+            centre_col + (cols - centre_col) * zoom + step * drift[0] * parallax,
+            centre_row + (rows - centre_row) * zoom + step * drift[1] * parallax,
+        )
+
+    reach = advance * float(np.hypot(centre_col, centre_row)) + float(np.hypot(*drift))
+    return _average_views(x, view, _Z_FRAMES[severity - 1], reach)
+
+
+def _parallax(depth: np.ndarray) -> np.ndarray:
+    """``d_near / d`` in (0, 1]: how far a pixel moves relative to the nearest surface (1st depth percentile)."""
+    return np.minimum(np.percentile(depth, _NEAR_PERCENTILE) / depth, 1.0)
+
+
+def _pixel_grid(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Column and row coordinates of every pixel."""
+    rows, cols = np.indices(shape[:2], dtype=np.float64)
+    return cols, rows
+
+
+def _average_views(
+    x: np.ndarray, view: Callable[[float], tuple[np.ndarray, np.ndarray]], frames: int, reach: float
+) -> np.ndarray:
+    """Mean of the views at trajectory steps ``0 .. (frames - 1) / 59``, sampled about one per pixel of motion."""
+    last = (frames - 1) / (_MOTION_STEPS - 1)
+    n_views = int(np.clip(math.ceil(reach * last) + 1, 2, _MAX_MOTION_SAMPLES))
+    total = np.zeros_like(x)
+    for step in np.linspace(0.0, last, n_views):
+        map_x, map_y = view(float(step))
+        warped = cv2.remap(
+            x, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        )
+        total += warped.reshape(x.shape)
+    return total / n_views
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def _pixel_scale(x: np.ndarray, reference: float) -> float:
+    """Factor taking pixel sizes at 3DCC's working size to this image (short side)."""
+    return min(x.shape[:2]) / reference
+
+
+def _to_float(image: np.ndarray) -> np.ndarray:
+    """float32 ``(H, W, C)`` in [0, 1] from a uint8 grey or RGB image."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise TypeError(f"expected a uint8 image, got {image.dtype}")
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3):
+        raise ValueError(f"expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {image.shape}")
+    return image.astype(np.float32) / 255.0
+
+
+def _check_args(name: str, severity: int, seed: int) -> None:
+    """Reject unknown names, severities outside 1..5 and negative or non-integer seeds."""
+    if name not in _CORRUPTIONS:
+        raise ValueError(f"unknown 3D corruption {name!r}; valid names: {', '.join(CORRUPTIONS_3D)}")
+    if isinstance(severity, bool) or not isinstance(severity, int | np.integer) or severity not in SEVERITIES:
+        raise ValueError(f"severity must be an integer in 1..5, got {severity!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+
+
+_CORRUPTIONS: dict[str, Corruption] = {
+    "near_focus": near_focus,
+    "far_focus": far_focus,
+    "fog_3d": fog_3d,
+    "flash": flash,
+    "color_quant": color_quant,
+    "low_light": low_light,
+    "xy_motion_blur": xy_motion_blur,
+    "z_motion_blur": z_motion_blur,
+    "iso_noise": iso_noise,
+}
