@@ -26,7 +26,8 @@ def raw_smoke_config() -> dict:
 @pytest.fixture(scope="session")
 def smoke_dataset(tmp_path_factory, smoke_config) -> Path:
     """CAD models plus the train, ood_pose and style splits of the smoke config, rendered once."""
-    from robust3d.synth.dataset import build_cad, merge_manifests, render_chunk
+    from robust3d.data.format import merge_manifests
+    from robust3d.synth.dataset import build_cad, render_chunk
     from robust3d.synth.plan import n_chunks
 
     root = tmp_path_factory.mktemp("synthetic")

@@ -45,3 +45,16 @@ def bbox_from_mask(mask: np.ndarray) -> np.ndarray:
     if len(xs) == 0:
         return np.zeros(4, np.float32)
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+
+
+def merge_manifests(chunk_dirs: list[str | Path], out_path: str | Path) -> pd.DataFrame:
+    """Concatenate chunk manifests (paths already relative to the split folder) into one manifest."""
+    from robust3d.data.io import atomic_path
+
+    frames = [pd.read_csv(Path(d) / "manifest.csv", dtype=str, keep_default_na=False) for d in chunk_dirs]
+    df = pd.concat(frames, ignore_index=True)
+    extra = [c for c in df.columns if c not in MANIFEST_COLUMNS]
+    df = df[list(MANIFEST_COLUMNS) + extra]
+    with atomic_path(out_path) as tmp:
+        df.to_csv(tmp, index=False)
+    return df

@@ -46,7 +46,7 @@ def _merge_args(p: argparse.ArgumentParser) -> None:
 
 @command("merge-manifests", "join chunk manifests into a split's manifest.csv", _merge_args)
 def merge(args: argparse.Namespace) -> None:
-    from robust3d.synth.dataset import merge_manifests
+    from robust3d.data.format import merge_manifests
 
     df = merge_manifests(args.chunks, args.out)
     print(f"{len(df)} samples -> {args.out}")

@@ -2,7 +2,7 @@
 
 Two steps, each a Snakemake job: :func:`build_cad` writes the CAD models and per-category cuboids;
 :func:`render_chunk` renders one chunk of a split into its own folder (atomically), and
-:func:`merge_manifests` joins the chunks' manifests into the split's ``manifest.csv``.
+:func:`robust3d.data.format.merge_manifests` joins the chunks' manifests into the split's ``manifest.csv``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from robust3d.data.format import MANIFEST_COLUMNS, bbox_from_mask
+from robust3d.data.format import bbox_from_mask
 from robust3d.data.io import atomic_dir, atomic_path, write_image, write_mask, write_npy, write_npz
 from robust3d.geometry import camera_center, cuboid_bounds, cuboid_mesh, project_points
 from robust3d.render.scene import SceneSpec, convex_visibility, render_scenes
@@ -173,14 +173,3 @@ def _render_batch(batch: list[SampleSpec], meshes, cuboids, focal: float, tmp: P
             **s.extra,
         })
     return rows
-
-
-def merge_manifests(chunk_dirs: list[str | Path], out_path: str | Path) -> pd.DataFrame:
-    """Concatenate chunk manifests (paths already relative to the split folder) into one manifest."""
-    frames = [pd.read_csv(Path(d) / "manifest.csv", dtype=str, keep_default_na=False) for d in chunk_dirs]
-    df = pd.concat(frames, ignore_index=True)
-    extra = [c for c in df.columns if c not in MANIFEST_COLUMNS]
-    df = df[list(MANIFEST_COLUMNS) + extra]
-    with atomic_path(out_path) as tmp:
-        df.to_csv(tmp, index=False)
-    return df
