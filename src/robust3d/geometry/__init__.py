@@ -1,38 +1,41 @@
-"""The one home of pose conventions: PASCAL3D+ camera model, pose error, cameras, cuboid meshes."""
+"""The one home of pose conventions: PASCAL3D+ camera model, pose error, cameras, cuboid meshes, viewpoints.
 
-from .cameras import intrinsics_matrix, pascal_to_pytorch3d
-from .cuboid import cuboid_bounds, cuboid_mesh, tightest_interval
-from .pascal import (
-    camera_center,
-    opencv_extrinsics,
-    pose_to_rotation,
-    project_points,
-    rotation_to_pose,
-    world_to_camera,
-)
-from .pose_error import ACC_PI_6, ACC_PI_18, accuracy_at, median_error_degrees, pose_error, rotation_error
-from .viewpoints import icosphere, upper_hemisphere, viewpoint_error, viewpoint_to_angles
+Names are imported lazily (PEP 562), so that code needing only numpy parts (e.g. the Snakefile's planning)
+does not pay for importing torch.
+"""
 
-__all__ = [
-    "ACC_PI_6",
-    "ACC_PI_18",
-    "accuracy_at",
-    "camera_center",
-    "cuboid_bounds",
-    "icosphere",
-    "upper_hemisphere",
-    "viewpoint_error",
-    "viewpoint_to_angles",
-    "cuboid_mesh",
-    "intrinsics_matrix",
-    "median_error_degrees",
-    "opencv_extrinsics",
-    "pascal_to_pytorch3d",
-    "pose_error",
-    "pose_to_rotation",
-    "project_points",
-    "rotation_error",
-    "rotation_to_pose",
-    "tightest_interval",
-    "world_to_camera",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "intrinsics_matrix": "cameras",
+    "pascal_to_pytorch3d": "cameras",
+    "cuboid_bounds": "cuboid",
+    "cuboid_mesh": "cuboid",
+    "tightest_interval": "cuboid",
+    "camera_center": "pascal",
+    "opencv_extrinsics": "pascal",
+    "pose_to_rotation": "pascal",
+    "project_points": "pascal",
+    "rotation_to_pose": "pascal",
+    "world_to_camera": "pascal",
+    "ACC_PI_6": "pose_metrics",
+    "ACC_PI_18": "pose_metrics",
+    "accuracy_at": "pose_metrics",
+    "median_error_degrees": "pose_metrics",
+    "pose_error": "pose_metrics",
+    "rotation_error": "pose_metrics",
+    "icosphere": "viewpoints",
+    "upper_hemisphere": "viewpoints",
+    "viewpoint_error": "viewpoints",
+    "viewpoint_to_angles": "viewpoints",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 
 def icosphere(level: int) -> np.ndarray:
@@ -50,16 +49,21 @@ def upper_hemisphere(level: int) -> np.ndarray:
     return v[v[:, 2] >= -1e-9]
 
 
-def viewpoint_to_angles(directions: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(azimuth, elevation)`` in radians of unit object-to-camera directions ``(N, 3)``."""
+def viewpoint_to_angles(directions):
+    """``(azimuth, elevation)`` in radians (torch tensors) of unit object-to-camera directions ``(N, 3)``."""
+    import torch
+
     d = torch.as_tensor(directions, dtype=torch.float64)
     azimuth = torch.remainder(torch.atan2(d[:, 0], -d[:, 1]), 2 * math.pi)
     elevation = torch.asin(d[:, 2].clamp(-1, 1))
     return azimuth, elevation
 
 
-def viewpoint_error(azimuth1, elevation1, azimuth2, elevation2) -> torch.Tensor:
-    """Angle between two viewing directions (radians): the template-matching error, blind to in-plane rotation."""
+def viewpoint_error(azimuth1, elevation1, azimuth2, elevation2):
+    """Angle between two viewing directions (radians, a tensor): the template-matching error, blind to in-plane
+    rotation."""
+    import torch
+
     from .pascal import camera_center
 
     c1 = camera_center(azimuth1, elevation1, 1.0)

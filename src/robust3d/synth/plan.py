@@ -30,7 +30,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from robust3d.geometry import upper_hemisphere, viewpoint_to_angles
 from robust3d.synth.backgrounds import BACKGROUND_FAMILIES, HELD_OUT_BACKGROUNDS
 from robust3d.synth.textures import FAMILIES, HELD_OUT_FAMILIES, Albedo, Texture, category_style, sample_texture
 
@@ -156,6 +155,8 @@ def _object_split(config: dict, split: str) -> list[SampleSpec]:
 
 def _template_split(config: dict, split: str) -> list[SampleSpec]:
     """Templates: icosphere views, plain background, no in-plane rotation. Queries: clutter and occluders."""
+    from robust3d.geometry.viewpoints import upper_hemisphere, viewpoint_to_angles
+
     cfg, seed = config["synthetic"], config["seed"]
     tm = cfg["templates"]
     views = upper_hemisphere(tm["icosphere_level"])
@@ -270,6 +271,8 @@ def split_size(config: dict, split: str) -> int:
     if split in OBJECT_SPLITS:
         return cfg["splits"].get(split, 0) * len(split_categories(cfg, split))
     if split == "templates":
+        from robust3d.geometry.viewpoints import upper_hemisphere
+
         return len(upper_hemisphere(cfg["templates"]["icosphere_level"])) * len(cfg["templates"]["categories"])
     if split == "queries":
         return cfg["templates"]["queries_per_object"] * len(cfg["templates"]["categories"])

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where textures are evaluated, so planning stays light
+    import torch
 
 FAMILIES = ("stripes", "checker", "dots", "marble", "rings", "bands", "speckle", "zigzag", "cells", "waves")
 #: Families reserved for the ood_texture split (never used for a training category).
@@ -68,6 +70,8 @@ def sample_texture(family: str, hue: float, rng: np.random.Generator) -> Texture
 
 def _pattern(family: str, p: torch.Tensor, freq: float, direction: torch.Tensor, phase: float) -> torch.Tensor:
     """Mix weight in [0, 1] between the two colours for surface points ``p`` ``(N, 3)``."""
+    import torch
+
     s = p @ direction
     if family == "solid":
         return torch.zeros(len(p), dtype=p.dtype)
@@ -105,6 +109,8 @@ def _pattern(family: str, p: torch.Tensor, freq: float, direction: torch.Tensor,
 
 def shade_texture(texture: Texture, points: torch.Tensor) -> torch.Tensor:
     """RGB albedo ``(N, 3)`` of the texture at object-space points ``(N, 3)``."""
+    import torch
+
     if texture.symmetric:
         points = torch.cat([points[:, :1].abs(), points[:, 1:]], dim=1)
     direction = torch.tensor(texture.direction, dtype=points.dtype)

@@ -13,11 +13,11 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 
 import cv2
-import imagecorruptions
 import numpy as np
 
 CORRUPTIONS_2D_COMMON: tuple[str, ...] = (
@@ -53,9 +53,14 @@ SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 MIN_SIZE = 32
 """``imagecorruptions.corrupt`` rejects images whose height or width is below this."""
 
-_SEEDED = frozenset(
-    name for name, fn in imagecorruptions.corruption_dict.items() if "seed" in inspect.signature(fn).parameters
-)
+@functools.cache
+def _seeded_names() -> frozenset[str]:
+    """Corruptions that take an explicit seed (imported lazily: the library pulls in scipy and scikit-image)."""
+    import imagecorruptions
+
+    return frozenset(
+        name for name, fn in imagecorruptions.corruption_dict.items() if "seed" in inspect.signature(fn).parameters
+    )
 
 
 def corrupt_2d(image: np.ndarray, name: str, severity: int, seed: int) -> np.ndarray:
@@ -74,17 +79,21 @@ def corrupt_2d(image: np.ndarray, name: str, severity: int, seed: int) -> np.nda
 
 
 def _check_args(name: str, severity: int, seed: int) -> None:
-    """Reject unknown names, severities outside 1..5 and negative or non-integer seeds."""
     if name not in CORRUPTIONS_2D:
         raise ValueError(f"unknown 2D corruption {name!r}; valid names: {', '.join(CORRUPTIONS_2D)}")
+    check_severity_and_seed(severity, seed)
+
+
+def check_severity_and_seed(severity: int, seed: int) -> None:
+    """Reject severities outside 1..5 and negative or non-integer seeds (shared with the 3D corruptions)."""
     if isinstance(severity, bool) or not isinstance(severity, int | np.integer) or severity not in SEVERITIES:
         raise ValueError(f"severity must be an integer in 1..5, got {severity!r}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 
 
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    """uint8 ``(H, W, 3)`` view of a grey or RGB uint8 image."""
+def as_channels_last(image: np.ndarray) -> np.ndarray:
+    """uint8 ``(H, W, C)`` with C in (1, 3) from a grey or RGB uint8 image; rejects anything else."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise TypeError(f"expected a uint8 image, got {image.dtype}")
@@ -92,6 +101,12 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
         image = image[..., None]
     if image.ndim != 3 or image.shape[2] not in (1, 3):
         raise ValueError(f"expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {image.shape}")
+    return image
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    """uint8 ``(H, W, 3)`` view of a grey or RGB uint8 image."""
+    image = as_channels_last(image)
     return np.ascontiguousarray(np.broadcast_to(image, (*image.shape[:2], 3)))
 
 
@@ -107,8 +122,10 @@ def _upsample_to_min(rgb: np.ndarray) -> np.ndarray:
 
 def _seeded_corrupt(rgb: np.ndarray, name: str, severity: int, seed: int) -> np.ndarray:
     """Run the library with numpy's global RNG seeded, then put the caller's RNG state back."""
+    import imagecorruptions
+
     seed32 = int(np.random.SeedSequence(int(seed)).generate_state(1)[0])
-    kwargs = {"seed": seed32} if name in _SEEDED else {}
+    kwargs = {"seed": seed32} if name in _seeded_names() else {}
     state = np.random.get_state()  # noqa: NPY002 - the library only draws from the legacy global RNG
     try:
         np.random.seed(seed32)  # noqa: NPY002

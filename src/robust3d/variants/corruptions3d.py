@@ -29,6 +29,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from robust3d.variants.corruptions import as_channels_last, check_severity_and_seed
+
 CORRUPTIONS_3D: tuple[str, ...] = (
     "near_focus",
     "far_focus",
@@ -45,7 +47,6 @@ CORRUPTIONS_3D: tuple[str, ...] = (
 DEPTH_CORRUPTIONS: tuple[str, ...] = ("near_focus", "far_focus", "fog_3d", "flash", "xy_motion_blur", "z_motion_blur")
 """The subset that uses depth (3DCC computes flash from a reshading image; here it comes from depth)."""
 
-SEVERITIES: tuple[int, ...] = (1, 2, 3, 4, 5)
 BACKGROUND_DEPTH_FACTOR = 1.5
 """Default depth of background (depth 0) pixels, as a multiple of the largest valid depth."""
 
@@ -315,24 +316,13 @@ def _pixel_scale(x: np.ndarray, reference: float) -> float:
 
 def _to_float(image: np.ndarray) -> np.ndarray:
     """float32 ``(H, W, C)`` in [0, 1] from a uint8 grey or RGB image."""
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise TypeError(f"expected a uint8 image, got {image.dtype}")
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[2] not in (1, 3):
-        raise ValueError(f"expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {image.shape}")
-    return image.astype(np.float32) / 255.0
+    return as_channels_last(image).astype(np.float32) / 255.0
 
 
 def _check_args(name: str, severity: int, seed: int) -> None:
-    """Reject unknown names, severities outside 1..5 and negative or non-integer seeds."""
     if name not in _CORRUPTIONS:
         raise ValueError(f"unknown 3D corruption {name!r}; valid names: {', '.join(CORRUPTIONS_3D)}")
-    if isinstance(severity, bool) or not isinstance(severity, int | np.integer) or severity not in SEVERITIES:
-        raise ValueError(f"severity must be an integer in 1..5, got {severity!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_severity_and_seed(severity, seed)
 
 
 _CORRUPTIONS: dict[str, Corruption] = {
