@@ -14,6 +14,8 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/datasets.smk"
 include: "workflow/rules/variants.smk"
+include: "workflow/rules/depth.smk"
+include: "workflow/rules/real_datasets.smk"
 
 
 rule all:

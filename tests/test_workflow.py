@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -56,15 +57,17 @@ def smoke_targets(cfg: dict) -> list[str]:
         f"{root}/variants/test/occlusion/L1",  # make_variant on another split
         f"{root}/variants/test/occlusion/L1.png",  # variant_contact_sheet
         f"{root}/variants/test/fog_3d/3",  # a depth-aware corruption reads the rendered depth
+        f"{cfg['results']}/depth/local/test.json",  # train_depth_local, extract_depth
     ]
 
 
 @pytest.mark.slow
 def test_smoke_workflow_runs_end_to_end():
     cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    for folder in (REPO / cfg["synthetic"]["root"], REPO / cfg["results"] / "models", REPO / cfg["results"] / "depth"):
+        if folder.exists():
+            shutil.rmtree(folder)
     root = REPO / cfg["synthetic"]["root"]
-    if root.exists():
-        shutil.rmtree(root)
     targets = smoke_targets(cfg)
     # Targets go first: --configfile takes several values.
     run_snakemake(*targets, "--cores", str(min(2, os.cpu_count() or 1)), "--configfile", "configs/smoke.yaml")
@@ -81,6 +84,8 @@ def test_smoke_workflow_runs_end_to_end():
         df = pd.read_csv(root / "variants" / "test" / variant / "manifest.csv")
         assert len(df) == len(test)
         assert (root / "variants" / "test" / variant / df["annotation"].iloc[0]).exists()
+    metrics = json.loads((REPO / cfg["results"] / "depth" / "local" / "test.json").read_text())
+    assert metrics["backend"] == "local" and 0 < metrics["abs_rel"] < 1
     # A second run finds nothing to do.
     proc = run_snakemake(*targets, "-n", "--configfile", "configs/smoke.yaml")
     assert "Nothing to be done" in proc.stdout + proc.stderr

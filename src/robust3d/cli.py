@@ -21,7 +21,8 @@ class Command:
 
 COMMANDS: dict[str, Command] = {}
 #: Modules whose import registers further commands.
-COMMAND_MODULES = ("robust3d.synth.commands", "robust3d.variants.commands")
+COMMAND_MODULES = ("robust3d.synth.commands", "robust3d.variants.commands", "robust3d.depth.commands",
+                   "robust3d.data.datasets.commands")
 
 
 def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):

@@ -71,7 +71,23 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _fill_defaults(schema, config)
     _check_synthetic(config["synthetic"])
     _check_variants(config)
+    _check_depth(config)
+    _check_datasets(config)
     return config
+
+
+def _check_depth(config: dict[str, Any]) -> None:
+    """Pseudo-depth splits must have images; the local backend needs the depth_train split to learn from."""
+    from robust3d.synth.plan import active_splits
+
+    cfg, splits = config["depth"], active_splits(config)
+    for split in cfg["splits"]:
+        if split not in splits:
+            raise ConfigError(
+                f"key 'depth.splits': '{split}' is not a synthetic split with images ({', '.join(splits)})"
+            )
+    if cfg["splits"] and cfg["backend"] == "local" and "depth_train" not in splits:
+        raise ConfigError("key 'synthetic.splits.depth_train': the local depth backend trains on it; set it above 0")
 
 
 def _check_variants(config: dict[str, Any]) -> None:
@@ -149,6 +165,48 @@ def _check_synthetic(cfg: dict[str, Any]) -> None:
         lo, hi = cfg["pose"][name]
         if lo < -90 or hi > 90:
             raise ConfigError(f"key 'synthetic.pose.{name}': elevation must lie in [-90, 90] degrees")
+
+
+def _check_datasets(config: dict[str, Any]) -> None:
+    """Real datasets: class names and splits each converter knows, dependencies between blocks, variant needs."""
+    from robust3d.synth.categories import PASCAL3D_CLASSES
+
+    cfg = config["datasets"]
+    for name in ("pascal3d", "occluded_pascal3d"):
+        for cls in cfg[name]["classes"]:
+            if cls not in PASCAL3D_CLASSES:
+                raise ConfigError(f"key 'datasets.{name}.classes': unknown PASCAL3D+ class '{cls}' "
+                                  f"(known: {', '.join(PASCAL3D_CLASSES)})")
+    if cfg["occluded_pascal3d"]["enabled"] and not cfg["pascal3d"]["enabled"]:
+        raise ConfigError("key 'datasets.occluded_pascal3d.enabled': OccludedPASCAL3D+ takes its poses from "
+                          "PASCAL3D+; enable datasets.pascal3d too")
+    ood = cfg["oodcv"]
+    if ood["enabled"]:  # the OOD-CV constants live with its converter (a heavier import)
+        from robust3d.data.datasets.oodcv import OODCV_CLASSES, OODCV_V2_SPLITS
+
+        for cls in ood["classes"]:
+            if cls not in OODCV_CLASSES:
+                raise ConfigError(f"key 'datasets.oodcv.classes': unknown OOD-CV class '{cls}' "
+                                  f"(known: {', '.join(OODCV_CLASSES)})")
+        known = ("train", "test") if ood["version"] == 1 else tuple(OODCV_V2_SPLITS)
+        for split in ood["splits"]:
+            if split not in known:
+                raise ConfigError(f"key 'datasets.oodcv.splits': OOD-CV version {ood['version']} has no split "
+                                  f"'{split}' (known: {', '.join(known)})")
+    inet = cfg["imagenet3d"]
+    if not inet["classes"] and inet["n_classes"] < len(inet["include"]):
+        raise ConfigError(f"key 'datasets.imagenet3d.n_classes': {inet['n_classes']} is fewer than the "
+                          f"{len(inet['include'])} classes of datasets.imagenet3d.include")
+    for name in ("pascal3d", "occluded_pascal3d", "oodcv", "imagenet3d"):
+        block = cfg[name]
+        if not block["enabled"]:
+            continue
+        for split in block["variant_splits"]:
+            if split not in block["splits"]:
+                raise ConfigError(f"key 'datasets.{name}.variant_splits': '{split}' is not in datasets.{name}.splits")
+        if block["variant_splits"] and name != "occluded_pascal3d" and not block["cad_masks"]:
+            raise ConfigError(f"key 'datasets.{name}.cad_masks': the occlusion variant of its variant_splits needs "
+                              "object masks, which this dataset lacks; set it to true (rendered from the CAD models)")
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

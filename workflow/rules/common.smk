@@ -16,6 +16,9 @@ except ConfigError as err:
 # the sections their stage reads: a params rerun-trigger then reruns exactly the affected stage.
 SYNTH_CONFIG = write_resolved_config(config, "results/.config", "synthetic", ("seed", "synthetic"))
 VARIANT_CONFIG = write_resolved_config(config, "results/.config", "variants", ("seed", "variants"))
+DEPTH_CONFIG = write_resolved_config(config, "results/.config", "depth", ("seed", "device", "depth", "synthetic"))
+DEPTH_BACKEND = config["depth"]["backend"]
+RESULTS = config["results"]
 
 # Jobs run `python -m robust3d` from the source tree, also inside conda envs (which block PYTHONPATH).
 # Without --use-conda, `python` must be the interpreter running Snakemake (e.g. .venv/bin/python), which
@@ -74,9 +77,22 @@ def variant_outputs():
     ]
 
 
+def depth_inputs(wildcards):
+    inputs = {"manifest": f"{SYNTH_ROOT}/{wildcards.split}/manifest.csv"}
+    if DEPTH_BACKEND == "local":
+        inputs["weights"] = f"{RESULTS}/models/depth_local/model.pt"
+    return inputs
+
+
+def depth_outputs():
+    return [f"{RESULTS}/depth/{DEPTH_BACKEND}/{split}.json" for split in config["depth"]["splits"]]
+
+
 def final_outputs():
     return (
         expand(f"{SYNTH_ROOT}/{{split}}/manifest.csv", split=synth_splits())
         + expand(f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", split=synth_splits())
         + variant_outputs()
+        + depth_outputs()
+        + REAL_DATASETS.outputs()  # real_datasets.smk; empty unless a `datasets` block is enabled
     )
