@@ -1,0 +1,200 @@
+"""Feature extractors of the neural mesh models and the dual-head baselines (timm architectures).
+
+Both map RGB images in [0, 1] (``(B, 3, H, W)``; ImageNet mean/std normalisation happens inside) to a feature
+map ``(B, D, h, w)`` that is NOT L2-normalised (callers normalise), and both carry ``stride``: the pixel
+``(u, v)`` (column, row) falls in cell ``(floor(v / stride), floor(u / stride))`` and ``h = ceil(H / stride)``.
+
+- ``resnetext`` (NeMo's ResNetExt): layers 2-4 of a timm ResNet (``features_only``, strides 8/16/32), two
+  bilinear upsampling stages that concatenate the next-finer layer, a 1x1 projection to D: stride 8.
+- ``vit``: a DINOv2-style patch-14 ViT; patch tokens reshaped to their grid and projected to D: stride 14. The
+  normalised image is zero-padded at the bottom/right to a multiple of 14 (never resized), so the cell map
+  above holds exactly and the padding only adds cells past the image.
+
+``entry["weights"]``: ``None`` = random initialisation (the embedded default trains from scratch); otherwise
+real weights by name: a torchvision weights name for ResNets (``IMAGENET1K_V1`` or ``ResNet50_Weights.IMAGENET1K_V1``)
+or a timm pretrained tag (``tv_in1k``, ``lvd142m``, ...). Without network and without a cached copy the error
+says which file to fetch and where to put it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+KINDS = ("resnetext", "vit")
+
+
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights are neither cached nor downloadable (offline); the message says what to fetch."""
+
+
+class _Normalize(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (images - self.mean) / self.std
+
+
+def _double_conv(c_in: int, c_out: int) -> nn.Sequential:
+    """NeMo's DoubleConv: two 3x3 conv + BatchNorm + ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True),
+    )
+
+
+class ResNetExt(nn.Module):
+    """NeMo's ResNetExt on a timm ResNet: x4 -> DoubleConv -> up+cat(x3) -> up+cat(x2) -> 1x1 to D (stride 8).
+
+    Channels follow NeMo for ResNet50 (2048/1024/512 -> 1024 -> 512 -> 256 -> D); the last decoder width is
+    ``max(c2 // 2, D)`` so small ResNets do not squeeze the features below D dimensions.
+    """
+
+    stride = 8
+
+    def __init__(self, arch: str, feature_dim: int, weights: str | None = None) -> None:
+        super().__init__()
+        import timm
+
+        self.normalize = _Normalize()
+        self.body = timm.create_model(arch, pretrained=False, features_only=True, out_indices=(2, 3, 4))
+        if weights is not None:
+            _load_resnet_weights(self.body, arch, weights)
+        c2, c3, c4 = self.body.feature_info.channels()
+        mid = max(c2 // 2, feature_dim)
+        self.reduce = _double_conv(c4, c3)
+        self.up1 = _double_conv(2 * c3, c2)
+        self.up2 = _double_conv(2 * c2, mid)
+        self.head = nn.Conv2d(mid, feature_dim, 1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x2, x3, x4 = self.body(self.normalize(images))
+        x = self.reduce(x4)
+        x = F.interpolate(x, size=x3.shape[-2:], mode="bilinear", align_corners=True)
+        x = self.up1(torch.cat([x, x3], 1))
+        x = F.interpolate(x, size=x2.shape[-2:], mode="bilinear", align_corners=True)
+        x = self.up2(torch.cat([x, x2], 1))
+        return self.head(x)
+
+
+class PatchViT(nn.Module):
+    """A timm DINOv2-style ViT: patch tokens -> grid ``(B, C, H/14, W/14)`` -> 1x1 projection to D (stride 14)."""
+
+    def __init__(self, arch: str, feature_dim: int, weights: str | None = None, **overrides: int) -> None:
+        super().__init__()
+        import timm
+
+        self.normalize = _Normalize()
+        name = arch if weights is None else f"{arch}.{weights}"
+        kwargs = {k: int(v) for k, v in overrides.items() if v is not None}
+        if weights is None:
+            self.vit = timm.create_model(name, pretrained=False, dynamic_img_size=True, num_classes=0, **kwargs)
+        else:
+            self.vit = _timm_pretrained(name, dynamic_img_size=True, num_classes=0, **kwargs)
+        self.stride = int(self.vit.patch_embed.patch_size[0])
+        self.head = nn.Conv2d(self.vit.embed_dim, feature_dim, 1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.normalize(images)
+        h, w = x.shape[-2:]
+        gh, gw = math.ceil(h / self.stride), math.ceil(w / self.stride)
+        x = F.pad(x, (0, gw * self.stride - w, 0, gh * self.stride - h))  # bottom/right: cells stay floor(p/14)
+        tokens = self.vit.forward_features(x)[:, self.vit.num_prefix_tokens:]
+        grid = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, gh, gw)
+        return self.head(grid)
+
+
+def build_backbone(entry: dict, feature_dim: int) -> nn.Module:
+    """The feature extractor of a ``compnets.backbones`` entry (``kind``, ``arch``, ``weights``, ViT sizes)."""
+    kind = entry.get("kind")
+    if kind == "resnetext":
+        return ResNetExt(entry["arch"], feature_dim, entry.get("weights"))
+    if kind == "vit":
+        sizes = {k: entry.get(k) for k in ("depth", "embed_dim", "num_heads")}
+        return PatchViT(entry["arch"], feature_dim, entry.get("weights"), **sizes)
+    raise ValueError(f"unknown backbone kind {kind!r} (allowed: {', '.join(KINDS)})")
+
+
+def pooled(features: torch.Tensor) -> torch.Tensor:
+    """Global average ``(B, D, h, w) -> (B, D)``: the image embedding of the dual-head baselines."""
+    return features.mean(dim=(-2, -1))
+
+
+# ---------------------------------------------------------------------------------------------- real weights
+
+def _hf_cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def _timm_pretrained(name: str, **kwargs):
+    """``timm.create_model(name, pretrained=True)``; offline without a cached copy -> :class:`WeightsUnavailable`."""
+    import timm
+
+    try:
+        cfg = timm.models.get_pretrained_cfg(name)
+    except Exception:  # noqa: BLE001 - timm raises several types for unknown names
+        cfg = None
+    if cfg is None:
+        arch = name.split(".")[0]
+        raise ValueError(f"timm has no pretrained weights named '{name}' (see timm.list_pretrained('{arch}*'))")
+    try:
+        return timm.create_model(name, pretrained=True, **kwargs)
+    except (OSError, RuntimeError) as err:  # LocalEntryNotFoundError is an OSError; URLError too
+        where = f"the Hugging Face repo '{cfg.hf_hub_id}'" if cfg.hf_hub_id else f"{cfg.url}"
+        raise WeightsUnavailable(
+            f"cannot load the pretrained weights '{name}' ({type(err).__name__}: {err}). Offline? Fetch {where} "
+            f"on a machine with network (e.g. `huggingface-cli download {cfg.hf_hub_id}`) and copy it into the "
+            f"Hugging Face cache {_hf_cache_dir()} (set HF_HOME/HF_HUB_CACHE to point elsewhere), or set the "
+            "backbone's weights to null to train from scratch"
+        ) from err
+
+
+def _load_resnet_weights(body: nn.Module, arch: str, weights: str) -> None:
+    """Load torchvision (``IMAGENET1K_V1``-style names) or timm (tag) ImageNet weights into a features_only ResNet.
+
+    timm's ResNet uses torchvision's parameter names, so torchvision state dicts load directly (minus ``fc``).
+    """
+    name = weights.split(".")[-1]
+    if re.fullmatch(r"IMAGENET1K_V\d+", name):
+        state = _torchvision_state(arch, name)
+    else:
+        state = _timm_pretrained(f"{arch}.{weights}", features_only=True, out_indices=(2, 3, 4)).state_dict()
+    own = body.state_dict()
+    missing = [k for k in own if k not in state]
+    if missing:
+        raise ValueError(f"weights '{weights}' do not fit {arch}: missing {missing[:5]}")
+    body.load_state_dict({k: state[k] for k in own})
+
+
+def _torchvision_state(arch: str, name: str) -> dict:
+    import torch.hub
+    import torchvision
+
+    try:
+        enum = torchvision.models.get_model_weights(arch)
+    except ValueError as err:
+        raise ValueError(f"torchvision has no weights for '{arch}' (use a timm tag instead)") from err
+    if name not in enum.__members__:
+        raise ValueError(f"torchvision {enum.__name__} has no '{name}' (allowed: {', '.join(enum.__members__)})")
+    url = enum[name].url
+    target = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(url))
+    try:
+        return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False)
+    except (OSError, RuntimeError) as err:  # URLError is an OSError
+        raise WeightsUnavailable(
+            f"cannot load torchvision {enum.__name__}.{name} ({type(err).__name__}: {err}). Offline? Fetch {url} "
+            f"on a machine with network and place it at {target} (the torch hub cache; set TORCH_HOME to move it), "
+            "or set the backbone's weights to null to train from scratch"
+        ) from err

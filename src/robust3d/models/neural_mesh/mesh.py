@@ -1,0 +1,170 @@
+"""The neural mesh model: one cuboid per class with a unit feature per vertex, a background bank, a backbone.
+
+Geometry comes from ``robust3d.geometry`` only: each class's cuboid is NeMo's single cuboid (99% per-axis
+coverage pooled over the class's CAD models, ``cuboid_mesh`` with K vertices), and vertices are placed in the
+image with the PASCAL3D+ camera of the annotation (``project_points``). A vertex is visible when its cuboid side
+faces the camera (a convex body never hides its own front faces: ``render.scene.convex_visibility``) and it
+projects inside the image; its feature-map cell is ``floor(pixel / stride)`` (see ``models.backbones``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+
+from robust3d.data.io import atomic_path
+
+FORMAT = "robust3d.neural_mesh/1"
+
+
+@dataclass
+class NeuralMeshModel:
+    """Everything inference needs; ``features`` rows ``>= n_vertices[y]`` are zero padding."""
+
+    classes: list[str]
+    vertices: list[torch.Tensor]  # per class (K_y, 3) cuboid vertices, object (PASCAL3D+) coordinates
+    faces: list[torch.Tensor]  # per class (F_y, 3) long
+    features: torch.Tensor  # (Y, Kmax, D) unit vectors
+    n_vertices: torch.Tensor  # (Y,) long
+    background: torch.Tensor  # (N_b, D) unit vectors
+    backbone_entry: dict
+    feature_dim: int
+    stride: int
+    temperature: float
+    backbone_state: dict = field(repr=False)
+    meta: dict = field(default_factory=dict)  # training provenance (model id, loss, epochs, ...)
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically (a killed job never leaves a file that looks complete)."""
+        blob = asdict(self)
+        blob["backbone_state"] = {k: v.detach().cpu() for k, v in self.backbone_state.items()}
+        blob["format"] = FORMAT
+        with atomic_path(path) as tmp:
+            torch.save(blob, tmp)
+
+    @classmethod
+    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> NeuralMeshModel:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"neural mesh model {path} does not exist; train it with `robust3d train-model`")
+        blob = torch.load(path, map_location=map_location, weights_only=True)
+        if blob.pop("format", None) != FORMAT:
+            raise ValueError(f"{path} is not a neural mesh model ({FORMAT})")
+        return cls(**blob)
+
+    def build_backbone(self) -> nn.Module:
+        """The trained feature extractor in eval mode (built without fetching pretrained weights)."""
+        from robust3d.models.backbones import build_backbone
+
+        net = build_backbone({**self.backbone_entry, "weights": None}, self.feature_dim)
+        net.load_state_dict(self.backbone_state)
+        return net.eval()
+
+
+# ---------------------------------------------------------------------------------------------- cuboids
+
+def find_cad_root(manifest: str | Path) -> Path:
+    """The folder holding ``CAD/`` for a split: the nearest ancestor of the manifest with ``CAD/`` (converted real
+    datasets) or ``cad/CAD/`` (the synthetic benchmark keeps its CAD step's output in ``<root>/cad``)."""
+    start = Path(manifest).resolve().parent
+    for folder in (start, *start.parents):
+        for cand in (folder, folder / "cad"):
+            if (cand / "CAD").is_dir():
+                return cand
+    raise FileNotFoundError(f"no CAD/ or cad/CAD/ folder above {manifest}; the dataset root must hold "
+                            "CAD/<class>/<NN>.off")
+
+
+def class_cuboid(cad_root: str | Path, cls: str, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """NeMo's single cuboid of ``cls``: bounds pooled over ``CAD/<cls>/<NN>.off``, about ``n_vertices`` vertices."""
+    from robust3d.geometry import cuboid_bounds, cuboid_mesh
+    from robust3d.synth.primitives import read_off
+
+    files = sorted(p for p in (Path(cad_root) / "CAD" / cls).glob("*.off") if p.stem.isdigit())
+    if not files:
+        raise FileNotFoundError(f"no CAD models {Path(cad_root) / 'CAD' / cls}/<NN>.off for class '{cls}'")
+    return cuboid_mesh(cuboid_bounds([read_off(p).verts for p in files]), n_vertices)
+
+
+def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> np.ndarray:
+    """Outward normals of cuboid vertices (each lies on one side of the box)."""
+    from robust3d.synth.dataset import vertex_normals as _normals
+    from robust3d.synth.primitives import Mesh
+
+    return _normals(Mesh(verts.cpu().numpy(), faces.cpu().numpy()))
+
+
+def near_mask(verts: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``(K, K)`` bool: other vertices closer than ``threshold`` x the cuboid diagonal (NOVUM removes them)."""
+    diag = float((verts.max(0).values - verts.min(0).values).norm())
+    near = torch.cdist(verts.double(), verts.double()) < threshold * diag
+    near.fill_diagonal_(False)
+    return near
+
+
+# ---------------------------------------------------------------------------------------------- projection
+
+@dataclass
+class VertexProjection:
+    """Per image and vertex: pixel ``uv`` (column, row), feature cell (flat ``row * w + col``), visibility."""
+
+    uv: torch.Tensor  # (B, K, 2) float
+    cell: torch.Tensor  # (B, K) long, clamped into the grid (meaningful only where visible)
+    visible: torch.Tensor  # (B, K) bool
+    grid: tuple[int, int]  # (h, w) feature cells
+
+
+def feature_grid(image_hw: tuple[int, int], stride: int) -> tuple[int, int]:
+    return math.ceil(image_hw[0] / stride), math.ceil(image_hw[1] / stride)
+
+
+def project_vertices(verts: torch.Tensor, faces: torch.Tensor, camera: dict[str, torch.Tensor],
+                     image_hw: tuple[int, int], stride: int) -> VertexProjection:
+    """Project a class's cuboid into each image of a batch (``camera`` as batched by ``models.data.collate``)."""
+    from robust3d.geometry import camera_center, project_points
+    from robust3d.render.scene import convex_visibility
+
+    h, w = image_hw
+    uv, depth = project_points(verts.double(), camera["azimuth"], camera["elevation"], camera["theta"],
+                               camera["distance"], camera["focal"], camera["viewport"], camera["principal"])
+    centres = camera_center(camera["azimuth"], camera["elevation"], camera["distance"]).numpy()
+    normals = vertex_normals(verts, faces)
+    points = verts.double().numpy()
+    visible = np.stack([convex_visibility(points, normals, uv[b].numpy(), centres[b], max(h, w))
+                        for b in range(uv.shape[0])])
+    inside = (uv[..., 0] >= 0) & (uv[..., 0] < w) & (uv[..., 1] >= 0) & (uv[..., 1] < h) & (depth > 0)
+    gh, gw = feature_grid(image_hw, stride)
+    col = torch.div(uv[..., 0], stride, rounding_mode="floor").long().clamp(0, gw - 1)
+    row = torch.div(uv[..., 1], stride, rounding_mode="floor").long().clamp(0, gh - 1)
+    return VertexProjection(uv=uv.float(), cell=row * gw + col, visible=torch.from_numpy(visible) & inside,
+                            grid=(gh, gw))
+
+
+def background_cells(uv: torch.Tensor, image_hw: tuple[int, int], stride: int,
+                     masks: list[torch.Tensor | None] | None = None) -> torch.Tensor:
+    """``(B, h*w)`` bool: cells untouched by the object, where background features may be sampled.
+
+    A cell is taken by the object when any of its pixels lies in the convex hull of the projected cuboid (the
+    area a rendered cuboid covers) or in the amodal mask (where one exists).
+    """
+    h, w = image_hw
+    gh, gw = feature_grid(image_hw, stride)
+    out = []
+    for b in range(uv.shape[0]):
+        cover = np.zeros((gh * stride, gw * stride), np.uint8)
+        hull = cv2.convexHull(np.floor(uv[b].numpy()).astype(np.int32))  # the pixels holding the vertices
+        cv2.fillConvexPoly(cover, hull, 1)
+        covered = torch.from_numpy(cover[:h, :w] > 0)
+        if masks is not None and masks[b] is not None:
+            covered |= masks[b].bool()
+        pad = torch.zeros(gh * stride, gw * stride, dtype=torch.float32)
+        pad[:h, :w] = covered.float()
+        taken = torch.nn.functional.max_pool2d(pad[None, None], stride)[0, 0] > 0
+        out.append(~taken.reshape(-1))
+    return torch.stack(out)

@@ -1,0 +1,281 @@
+"""Training a neural mesh model (NOVUM or 3D-CompNets) on a manifest split, resumably.
+
+Per step (paper Sec. 3.3, NeMo/NOVUM): backbone features, L2-normalised per cell; for each image the visible
+vertices of its class's cuboid pick the feature of their cell (precomputed once per sample from the annotation's
+camera: poses are fixed and there is no augmentation); the contrastive loss (NOVUM's or Eq. 5) updates the backbone
+with Adam; then the bank's vertex features take a momentum step towards those features and T background features
+per image, drawn from cells the object does not cover, enter the FIFO. For 3D-CompNets, every ``confusion_every``
+epochs the calibration split is classified with Eq. 7 and omega is the row-normalised confusion matrix, zeroed below
+``confusion_threshold`` (omega = 1 before the first calibration).
+
+Resumable: every ``checkpoint_every`` epochs model, optimiser, bank, omega, epoch, history and RNG states go to
+``<out>.ckpt``; a rerun continues from there and, since every random draw is a function of (seed, epoch, step),
+ends with exactly the model an uninterrupted run gives. The model and the metrics JSON are written atomically.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from robust3d.data.format import load_annotation
+from robust3d.data.io import read_mask
+from robust3d.models.data import ManifestDataset, camera_batch, collate, manifest_classes
+from robust3d.models.neural_mesh.bank import FeatureBank, sample_background_cells
+from robust3d.models.neural_mesh.classify import classify
+from robust3d.models.neural_mesh.flops import loss_gflops
+from robust3d.models.neural_mesh.losses import compnets_loss, novum_loss, omega_from_confusion
+from robust3d.models.neural_mesh.mesh import (
+    NeuralMeshModel,
+    background_cells,
+    class_cuboid,
+    feature_grid,
+    find_cad_root,
+    near_mask,
+    project_vertices,
+)
+from robust3d.models.registry import ModelSpec
+from robust3d.models.training import (
+    checkpoint_path,
+    epoch_order,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+    step_generator,
+    write_json,
+)
+
+
+@dataclass
+class SampleGeometry:
+    """Per training sample: cell (flat) and visibility of every vertex of its class, and background-eligible cells."""
+
+    cell: torch.Tensor  # (N, Kmax) long
+    visible: torch.Tensor  # (N, Kmax) bool, False on padding
+    background: torch.Tensor  # (N, h*w) bool
+    grid: tuple[int, int]
+
+
+def sample_geometry(ds: ManifestDataset, vertices: list[torch.Tensor], faces: list[torch.Tensor],
+                    image_hw: tuple[int, int], stride: int) -> SampleGeometry:
+    """Project each sample's class cuboid with its annotated camera (grouped by class: one batched call each)."""
+    kmax = max(len(v) for v in vertices)
+    n = len(ds)
+    grid = feature_grid(image_hw, stride)
+    cell = torch.zeros(n, kmax, dtype=torch.long)
+    visible = torch.zeros(n, kmax, dtype=torch.bool)
+    allowed = torch.zeros(n, grid[0] * grid[1], dtype=torch.bool)
+    cls_of = np.asarray(ds.class_index)
+    for y in sorted(set(cls_of.tolist()) - {-1}):
+        idx = np.flatnonzero(cls_of == y)
+        anns = [load_annotation(ds.root / ds.rows[i]["annotation"]) for i in idx]
+        masks = [read_mask(ds.root / ds.rows[i]["mask_amodal"]) if ds.rows[i].get("mask_amodal") else None
+                 for i in idx]
+        proj = project_vertices(vertices[y], faces[y], camera_batch(anns), image_hw, stride)
+        k = len(vertices[y])
+        cell[idx, :k] = proj.cell
+        visible[idx, :k] = proj.visible
+        allowed[idx] = background_cells(proj.uv, image_hw, stride,
+                                        [torch.from_numpy(m) if m is not None else None for m in masks])
+    return SampleGeometry(cell, visible, allowed, grid)
+
+
+def _pad_stack(tensors: list[torch.Tensor], kmax: int) -> torch.Tensor:
+    out = torch.zeros(len(tensors), kmax, kmax, dtype=torch.bool)
+    for y, t in enumerate(tensors):
+        out[y, : len(t), : len(t)] = t
+    return out
+
+
+def contrastive_loss(spec: ModelSpec, f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor, bank: FeatureBank,
+                     near: torch.Tensor, temperature: float, omega: torch.Tensor,
+                     generator: torch.Generator | None) -> torch.Tensor:
+    """The model's loss (``spec.loss``) on the visible-vertex features of one batch."""
+    args = (f, cls, vertex, bank.features, bank.n_vertices.to(f.device), bank.background, temperature)
+    if spec.loss == "novum":
+        return novum_loss(*args, near=near)
+    return compnets_loss(*args, omega, spec.cross_samples, near=near, generator=generator)
+
+
+@torch.no_grad()
+def confusion_matrix(net: nn.Module, ds: ManifestDataset, bank: FeatureBank, batch_size: int,
+                     device: torch.device) -> torch.Tensor:
+    """``(Y, Y)`` counts of (true class, Eq. 7 prediction) over the samples of known classes in ``ds``."""
+    y_count = bank.features.shape[0]
+    conf = torch.zeros(y_count, y_count, dtype=torch.long)
+    was_training = net.training
+    net.eval()
+    keep = [i for i, c in enumerate(ds.class_index) if c >= 0]
+    for start in range(0, len(keep), batch_size):
+        batch = collate([ds[i] for i in keep[start:start + batch_size]])
+        fmap = F.normalize(net(batch["image"].to(device)), dim=1)
+        pred = classify(fmap, bank.features, bank.n_vertices, bank.background).argmax(1).cpu()
+        conf.index_put_((batch["class_index"], pred), torch.ones_like(pred), accumulate=True)
+    net.train(was_training)
+    return conf
+
+
+def train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
+          *, stop_after: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train ``spec`` on ``train_manifest``; write the :class:`NeuralMeshModel` to ``out`` and the metrics JSON.
+
+    ``stop_after`` stops after that many epochs (once checkpointed), as a killed job would: for tests.
+    Returns the metrics (or ``{"stopped": True, ...}``).
+    """
+    from robust3d.depth.commands import resolve_device
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(int(cfg["compnets"]["train"]["num_threads"]))
+    try:
+        return _train(cfg, spec, Path(train_manifest), Path(calibration_manifest), Path(out), Path(metrics),
+                      torch.device(resolve_device(cfg.get("device", "cpu"))), stop_after, progress)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
+           device: torch.device, stop_after: int | None, progress: bool) -> dict[str, Any]:
+    from robust3d.models.backbones import build_backbone
+
+    c = cfg["compnets"]
+    tcfg, mcfg = c["train"], c["mesh"]
+    if spec.family != "neural_mesh":
+        raise ValueError(f"model '{spec.name}' is a {spec.family} model, not a neural mesh model")
+    seed = int(cfg.get("seed", 0))
+    epochs = int(tcfg["novum_epochs"] if spec.loss == "novum" else tcfg["epochs"])
+    batch_size, d = int(tcfg["batch_size"]), int(c["feature_dim"])
+    temperature = float(mcfg["temperature"])
+    entry = c["backbones"][spec.backbone]
+    ckpt_path = checkpoint_path(out)
+    config = {"model": spec.name, "loss": spec.loss, "cross_samples": spec.cross_samples, "backbone": dict(entry),
+              "train_manifest": str(train_manifest.resolve()), "calibration": str(calibration_manifest.resolve()),
+              "epochs": epochs, "mesh": dict(mcfg), "feature_dim": d, "seed": seed,
+              "train": {k: v for k, v in tcfg.items() if k not in ("num_threads", "checkpoint_every")}}
+    started = time.perf_counter()
+
+    classes = manifest_classes(train_manifest)
+    cad_root = find_cad_root(train_manifest)
+    meshes = [class_cuboid(cad_root, cls, int(mcfg["vertices_per_class"])) for cls in classes]
+    vertices = [torch.from_numpy(v).float() for v, _ in meshes]
+    faces = [torch.from_numpy(f).long() for _, f in meshes]
+    kmax = max(len(v) for v in vertices)
+    near = _pad_stack([near_mask(v, float(mcfg["remove_near"])) for v in vertices], kmax).to(device)
+
+    torch.manual_seed(seed)
+    net = build_backbone(entry, d).to(device)
+    train_ds = ManifestDataset(train_manifest, classes)
+    calib_ds = ManifestDataset(calibration_manifest, classes, allow_unknown=True)
+    image_hw = tuple(train_ds[0]["image"].shape[-2:])
+    geom = sample_geometry(train_ds, vertices, faces, image_hw, net.stride)
+    bank = FeatureBank([len(v) for v in vertices], d, int(mcfg["background_features"]), float(mcfg["momentum"]),
+                       generator=torch.Generator().manual_seed(seed)).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
+    y_count = len(classes)
+    omega = torch.ones(y_count, y_count)
+    steps_per_epoch = math.ceil(len(train_ds) / batch_size)
+    state: dict[str, Any] = {"epoch": 0, "history": [], "elapsed": 0.0, "calibrations": []}
+
+    ckpt = load_checkpoint(ckpt_path, config)
+    if ckpt is not None:
+        net.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        bank.load_state_dict(ckpt["bank"])
+        omega = ckpt["omega"]
+        set_rng_state(ckpt["rng"])
+        state = ckpt["state"]
+    resumed_from, elapsed_before = state["epoch"], state["elapsed"]
+
+    def save() -> None:
+        state["elapsed"] = elapsed_before + time.perf_counter() - started
+        save_checkpoint(ckpt_path, {"config": config, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                                    "bank": bank.state_dict(), "omega": omega, "epoch": state["epoch"],
+                                    "rng": rng_state(), "state": state})
+
+    def batch_features(idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        batch = collate([train_ds[int(i)] for i in idx])
+        fmap = F.normalize(net(batch["image"].to(device)), dim=1)
+        if tuple(fmap.shape[-2:]) != geom.grid:
+            raise RuntimeError(f"feature map {tuple(fmap.shape[-2:])} != expected grid {geom.grid}")
+        flat = fmap.flatten(2)
+        img, vertex = geom.visible[idx].nonzero(as_tuple=True)
+        cell = geom.cell[idx][img, vertex]
+        f = flat[img.to(device), :, cell.to(device)]
+        cls = batch["class_index"][img].to(device)
+        return f, cls, vertex.to(device), flat
+
+    net.train()
+    bar = tqdm(total=epochs * steps_per_epoch, initial=state["epoch"] * steps_per_epoch, disable=not progress,
+               desc=spec.name, unit="step")
+    while state["epoch"] < epochs:
+        epoch = state["epoch"]
+        order = epoch_order(len(train_ds), seed, epoch)
+        losses = []
+        for step, idx in enumerate(order.split(batch_size)):
+            gen = step_generator(seed, epoch, step)
+            f, cls, vertex, flat = batch_features(idx)
+            if len(f):
+                loss = contrastive_loss(spec, f, cls, vertex, bank, near, temperature, omega, gen)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                bank.update_vertices(f.detach(), cls, vertex)
+                losses.append(float(loss.detach()))
+            img, cells = sample_background_cells(geom.background[idx], int(mcfg["background_per_image"]), gen)
+            if len(img):
+                bank.push_background(flat[img.to(device), :, cells.to(device)].detach())
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}" if losses else "-")
+        record: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan")}
+        if spec.loss == "compnets" and (epoch + 1) % int(mcfg["confusion_every"]) == 0 and epoch + 1 < epochs:
+            conf = confusion_matrix(net, calib_ds, bank, batch_size, device)
+            omega = omega_from_confusion(conf, float(mcfg["confusion_threshold"]))
+            off = ~torch.eye(y_count, dtype=torch.bool)
+            record["omega_nonzero"] = float((omega[off] > 0).float().mean()) if y_count > 1 else 0.0
+            record["calibration_accuracy"] = float(conf.diag().sum() / conf.sum().clamp_min(1))
+        state["history"].append(record)
+        state["epoch"] = epoch + 1
+        if state["epoch"] < epochs and (state["epoch"] % int(tcfg["checkpoint_every"]) == 0
+                                        or state["epoch"] == stop_after):
+            save()
+        if stop_after is not None and state["epoch"] >= stop_after and state["epoch"] < epochs:
+            bar.close()
+            return {"stopped": True, "epoch": state["epoch"], "resumed_from": resumed_from}
+    bar.close()
+    train_seconds = elapsed_before + time.perf_counter() - started
+
+    # Table 1's GFLOPs: the loss alone on the first batch of epoch 0, with the final omega.
+    with torch.no_grad():
+        net.eval()
+        f, cls, vertex, _ = batch_features(epoch_order(len(train_ds), seed, 0)[:batch_size])
+        net.train()
+    gflops = loss_gflops(spec.loss, f, cls, vertex, bank.features, bank.n_vertices.to(device), bank.background,
+                         temperature, near, omega, spec.cross_samples, seed)
+    off = ~torch.eye(y_count, dtype=torch.bool)
+    result = {
+        "model": spec.name, "family": spec.family, "backbone": spec.backbone, "loss": spec.loss,
+        "cross_samples": spec.cross_samples, "classes": classes, "epochs": epochs,
+        "steps": epochs * steps_per_epoch, "train_seconds": train_seconds, "seconds_per_epoch": train_seconds / epochs,
+        "loss_gflops_per_step": gflops, "final_loss": state["history"][-1]["loss"], "resumed_from": resumed_from,
+        "vertices_per_class": [len(v) for v in vertices], "omega_nonzero": float((omega[off] > 0).float().mean())
+        if y_count > 1 else 0.0, "history": state["history"],
+    }
+    model = NeuralMeshModel(
+        classes=classes, vertices=vertices, faces=faces, features=bank.features.cpu(), n_vertices=bank.n_vertices,
+        background=bank.background.cpu(), backbone_entry=dict(entry), feature_dim=d, stride=int(net.stride),
+        temperature=temperature, backbone_state=net.state_dict(),
+        meta={k: result[k] for k in ("model", "family", "backbone", "loss", "cross_samples", "epochs")},
+    )
+    model.save(out)
+    write_json(metrics, result)
+    ckpt_path.unlink(missing_ok=True)  # the final model supersedes it; a rerun retrains from scratch
+    return result

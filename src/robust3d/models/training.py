@@ -1,0 +1,57 @@
+"""Helpers shared by resumable training loops (neural mesh, dual head): order, RNG, checkpoints, JSON.
+
+A run's randomness is a function of ``(seed, epoch, step)`` (batch order, per-step draws), so a run resumed from
+an epoch checkpoint replays exactly what an uninterrupted run does; the global RNG states are saved as well.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from robust3d.data.io import atomic_path
+from robust3d.depth.local import _rng_state as rng_state
+from robust3d.depth.local import _set_rng_state as set_rng_state
+
+__all__ = ["checkpoint_path", "epoch_order", "load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state",
+           "step_generator", "write_json"]
+
+
+def checkpoint_path(out: str | Path) -> Path:
+    """``<out>.ckpt``: beside the declared output, never mistaken for it."""
+    out = Path(out)
+    return out.with_name(out.name + ".ckpt")
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The sample order of ``epoch``: a permutation fixed by ``(seed, epoch)``."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def step_generator(seed: int, epoch: int, step: int) -> torch.Generator:
+    """A CPU generator for the random draws of one step (background cells, cross-class samples)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 100_003 + step)
+
+
+def save_checkpoint(path: Path, blob: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+
+
+def load_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if any; one written with another ``config`` is an error, not a silent restart."""
+    if not path.exists():
+        return None
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
+    if ckpt.get("config") != config:
+        raise ValueError(f"checkpoint {path} was written with another configuration ({ckpt.get('config')}); "
+                         "delete it to start over")
+    return ckpt
+
+
+def write_json(path: str | Path, data: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=1, default=float))
