@@ -1,0 +1,1 @@
+"""Evaluation: the per-sample predictions CSV contract and the tidy ``metrics.csv`` computed from it."""

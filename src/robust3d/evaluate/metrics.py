@@ -1,0 +1,91 @@
+"""Tidy metrics from predictions CSVs: one row per (model, split, variant, level, metric), as ARCHITECTURE.md fixes.
+
+Metrics (3D-CompNets Sec. 4.4, plus the NeMo family's usual extras):
+
+- ``class_accuracy``: percent of samples with ``pred_class == class``. It is left out (no row, not NaN) for the
+  splits named in ``unseen_splits`` (default ``unseen``): their true classes are not among the model's classes,
+  so ``pred_class`` can never be right and a 0 would be a meaningless number in a table (Table 3 reports pose only).
+- ``pose_acc_pi6``, ``pose_acc_pi18``: percent of samples whose rotation error is strictly below pi/6, pi/18.
+- ``pose_median_deg``: median rotation error in degrees.
+
+The rotation error, the thresholds and the median are :mod:`robust3d.geometry.pose_metrics`' (a NaN or infinite
+predicted angle scores pi, the worst error). ``n`` is the number of samples behind each value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from robust3d.evaluate.predictions import read_predictions
+
+METRIC_COLUMNS = ("benchmark", "paper", "model", "split", "variant", "level", "metric", "value", "n")
+GROUP_KEYS = ["model", "split", "variant", "level"]
+DEFAULT_UNSEEN_SPLITS = ("unseen",)
+
+
+def pose_errors(df: pd.DataFrame) -> np.ndarray:
+    """Rotation error (radians) per row between the predicted and the true pose."""
+    import torch
+
+    from robust3d.geometry.pose_metrics import pose_error
+
+    true = df[["azimuth", "elevation", "theta"]].to_numpy(np.float64)
+    if not np.isfinite(true).all():
+        bad = df.loc[~np.isfinite(true).all(1), "sample_id"].tolist()[:5]
+        raise ValueError(f"true poses must be finite; samples {bad} are not")
+    pred = torch.tensor(df[["pred_azimuth", "pred_elevation", "pred_theta"]].to_numpy(np.float64))
+    gt = torch.tensor(true)
+    return pose_error((pred[:, 0], pred[:, 1], pred[:, 2]), (gt[:, 0], gt[:, 1], gt[:, 2])).numpy()
+
+
+def group_metrics(df: pd.DataFrame, *, with_class: bool = True) -> dict[str, float]:
+    """The metrics of one group of predictions (see the module docstring)."""
+    import torch
+
+    from robust3d.geometry.pose_metrics import ACC_PI_6, ACC_PI_18, accuracy_at, median_error_degrees
+
+    errors = torch.as_tensor(pose_errors(df))
+    out: dict[str, float] = {}
+    if with_class:
+        out["class_accuracy"] = 100.0 * float((df["pred_class"] == df["class"]).mean())
+    out["pose_acc_pi6"] = 100.0 * accuracy_at(errors, ACC_PI_6)
+    out["pose_acc_pi18"] = 100.0 * accuracy_at(errors, ACC_PI_18)
+    out["pose_median_deg"] = median_error_degrees(errors)
+    return out
+
+
+def compute_metrics(predictions: pd.DataFrame, benchmark: str, paper: str,
+                    unseen_splits: Iterable[str] = DEFAULT_UNSEEN_SPLITS) -> pd.DataFrame:
+    """Tidy metrics of concatenated predictions; duplicate samples within a group are an error (double counting)."""
+    dup = predictions.duplicated([*GROUP_KEYS, "sample_id"])
+    if dup.any():
+        first = predictions.loc[dup, [*GROUP_KEYS, "sample_id"]].iloc[0].to_dict()
+        raise ValueError(f"{int(dup.sum())} duplicate predictions (same model, split, variant, level and sample), "
+                         f"e.g. {first}; was a predictions file given twice?")
+    unseen = set(unseen_splits)
+    rows = []
+    for (model, split, variant, level), group in predictions.groupby(GROUP_KEYS, sort=True):
+        for metric, value in group_metrics(group, with_class=split not in unseen).items():
+            rows.append((benchmark, paper, model, split, variant, level, metric, value, len(group)))
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+
+
+def evaluate_files(paths: Sequence[str | Path], out: str | Path, benchmark: str, paper: str,
+                   unseen_splits: Iterable[str] = DEFAULT_UNSEEN_SPLITS) -> pd.DataFrame:
+    """Read predictions CSVs, compute the tidy metrics and write them atomically to ``out``."""
+    from robust3d.data.io import atomic_path
+
+    if not paths:
+        raise ValueError("no predictions files given")
+    frames = [read_predictions(p) for p in paths]
+    empty = [str(p) for p, f in zip(paths, frames, strict=True) if f.empty]
+    if empty:
+        raise ValueError(f"predictions files without rows: {empty}")
+    metrics = compute_metrics(pd.concat(frames, ignore_index=True), benchmark, paper, unseen_splits)
+    with atomic_path(out) as tmp:
+        metrics.to_csv(tmp, index=False)
+    return metrics

@@ -1,0 +1,357 @@
+"""The dual-head baselines of 3D-CompNets (Sec. 4.2): a backbone, a classification head and a pose head.
+
+The paper: "ResNet50 and DINOv2 are trained with a dual regression head ... The classification head has an output
+size of the number of object classes. Pose estimation produces an output size of 3, representing elevation,
+in-plane rotation, and azimuth ... Each baseline uses standard cross-entropy loss and is optimized to best
+performance on the validation set."
+
+Reading: cross-entropy needs classes, so the pose head classifies each of the 3 angles into bins (the usual
+viewpoint-as-classification baseline of the NeMo line of work), and "output size of 3" is read as 3 angle outputs,
+each a softmax over its bins (``compnets.dual_head`` bin counts). The loss is the class CE plus the three angle
+CEs, unweighted; a prediction is the centre of the arg-max bin. The other reading, a 3-number regression (e.g. L1
+or MSE on the angles), would contradict "cross-entropy" and is not implemented.
+
+Bins: azimuth over [0, 2pi) and theta over [-pi, pi) are periodic, with bin ``i`` centred at ``low + i * width``
+(so 0 is a bin centre for both and the bins wrap around); elevation over [-pi/2, pi/2] is an interval cut into
+equal bins with centres ``low + (i + 0.5) * width`` (angles outside are clamped into the end bins).
+
+Both heads read the globally average-pooled backbone feature map (:func:`robust3d.models.backbones.pooled`).
+Training (Adam, ``compnets.train``) is resumable from ``<out>.ckpt`` and evaluates the calibration split after
+every epoch; "optimized to best performance on the validation set" is read as model selection: the written
+weights are those of the epoch with the best calibration score, the mean of class accuracy and pose accuracy
+at pi/6 (the first such epoch on ties); every epoch's numbers are in the training-metrics JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from robust3d.models.registry import ModelSpec
+
+WEIGHTS_FORMAT = "robust3d.dual_head/1"
+ANGLES = ("azimuth", "elevation", "theta")
+TWO_PI = 2 * math.pi
+
+
+@dataclass(frozen=True)
+class AngleBins:
+    """``n`` equal bins over ``[low, low + span)``; periodic bins wrap and are centred on ``low + i * width``."""
+
+    low: float
+    span: float
+    n: int
+    periodic: bool
+
+    @property
+    def width(self) -> float:
+        return self.span / self.n
+
+    def encode(self, angles: torch.Tensor) -> torch.Tensor:
+        """Bin index (long) of each angle in radians."""
+        angles = torch.as_tensor(angles, dtype=torch.float64)
+        if self.periodic:
+            pos = torch.remainder(angles - self.low, self.span) / self.width
+            return torch.remainder(torch.round(pos), self.n).long()
+        return torch.floor((angles - self.low) / self.width).clamp(0, self.n - 1).long()
+
+    def decode(self, index: torch.Tensor) -> torch.Tensor:
+        """Bin centre (radians, float64) of each index."""
+        index = torch.as_tensor(index, dtype=torch.float64)
+        offset = 0.0 if self.periodic else 0.5
+        return self.low + (index + offset) * self.width
+
+
+def bin_counts(cfg: dict) -> dict[str, int]:
+    """Bins per angle from ``cfg["compnets"]["dual_head"]`` (``azimuth_bins``, ``elevation_bins``, ``theta_bins``)."""
+    dh = cfg["compnets"]["dual_head"]
+    counts = {a: int(dh[f"{a}_bins"]) for a in ANGLES}
+    bad = {a: n for a, n in counts.items() if n < 1}
+    if bad:
+        raise ValueError(f"compnets.dual_head bin counts must be >= 1, got {bad}")
+    return counts
+
+
+def angle_bins(counts: dict[str, int]) -> dict[str, AngleBins]:
+    """The three angle binnings: azimuth [0, 2pi) and theta [-pi, pi) periodic, elevation [-pi/2, pi/2]."""
+    return {"azimuth": AngleBins(0.0, TWO_PI, int(counts["azimuth"]), True),
+            "elevation": AngleBins(-math.pi / 2, math.pi, int(counts["elevation"]), False),
+            "theta": AngleBins(-math.pi, TWO_PI, int(counts["theta"]), True)}
+
+
+class DualHeadNet(nn.Module):
+    """Backbone -> pooled feature -> (class logits ``(B, Y)``, per-angle bin logits ``{angle: (B, n_angle)}``)."""
+
+    def __init__(self, backbone_entry: dict, feature_dim: int, n_classes: int, counts: dict[str, int]) -> None:
+        super().__init__()
+        from robust3d.models.backbones import build_backbone
+
+        self.backbone = build_backbone(backbone_entry, feature_dim)
+        self.classifier = nn.Linear(feature_dim, n_classes)
+        self.bin_counts = {a: int(counts[a]) for a in ANGLES}
+        self.pose_head = nn.Linear(feature_dim, sum(self.bin_counts.values()))
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        from robust3d.models.backbones import pooled
+
+        feat = pooled(self.backbone(images))
+        pose = self.pose_head(feat).split(list(self.bin_counts.values()), dim=1)
+        return self.classifier(feat), dict(zip(ANGLES, pose, strict=True))
+
+
+def dual_head_loss(class_logits: torch.Tensor, pose_logits: dict[str, torch.Tensor], class_index: torch.Tensor,
+                   pose_bins: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Class cross-entropy plus the three angle-bin cross-entropies (unweighted sum)."""
+    loss = F.cross_entropy(class_logits, class_index)
+    for a in ANGLES:
+        loss = loss + F.cross_entropy(pose_logits[a], pose_bins[a])
+    return loss
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+def _device(cfg: dict) -> torch.device:
+    name = cfg.get("device", "cpu")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"config asks for device '{name}' but torch sees no GPU (use 'cpu' or 'auto')")
+    return torch.device(name)
+
+
+def _epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Batches of the shared ``(seed, epoch)`` order, so a resumed run replays an uninterrupted one."""
+    from robust3d.models.training import epoch_order
+
+    perm = epoch_order(n, seed, epoch).tolist()
+    return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _loader(dataset, batch_size: int, batches: list[list[int]] | None = None):
+    from torch.utils.data import DataLoader
+
+    from robust3d.models.data import collate
+
+    if batches is None:
+        return DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
+    return DataLoader(dataset, batch_sampler=batches, collate_fn=collate)
+
+
+@torch.no_grad()
+def _infer(net: DualHeadNet, dataset, bins: dict[str, AngleBins], batch_size: int, device: torch.device,
+           progress: bool = False, desc: str = "predict") -> dict[str, Any]:
+    """Class indices, decoded angles and per-sample forward seconds over a whole dataset (eval mode)."""
+    from tqdm.auto import tqdm
+
+    was_training = net.training
+    net.eval()
+    out: dict[str, list] = {"class": [], "seconds": [], "rows": [], **{a: [] for a in ANGLES},
+                            **{f"true_{a}": [] for a in ANGLES}, "class_index": []}
+    for batch in tqdm(_loader(dataset, batch_size), desc=desc, disable=not progress, unit="batch"):
+        images = batch["image"].to(device)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        class_logits, pose_logits = net(images)
+        pred_class = class_logits.argmax(1).cpu()
+        pred_bins = {a: pose_logits[a].argmax(1).cpu() for a in ANGLES}  # .cpu() waits for the device
+        seconds = (time.perf_counter() - start) / len(images)
+        out["class"] += pred_class.tolist()
+        out["seconds"] += [seconds] * len(images)
+        out["rows"] += batch["row"]
+        out["class_index"] += batch["class_index"].tolist()
+        for a in ANGLES:
+            out[a] += bins[a].decode(pred_bins[a]).tolist()
+            out[f"true_{a}"] += batch["camera"][a].tolist()
+    net.train(was_training)
+    return out
+
+
+def _calibration_scores(result: dict[str, Any]) -> dict[str, float]:
+    """Class accuracy and pose accuracy at pi/6 (percent, as in metrics.csv) of an :func:`_infer` result."""
+    from robust3d.geometry.pose_metrics import ACC_PI_6, accuracy_at, pose_error
+
+    pred = tuple(torch.tensor(result[a], dtype=torch.float64) for a in ANGLES)
+    true = tuple(torch.tensor(result[f"true_{a}"], dtype=torch.float64) for a in ANGLES)
+    class_acc = 100.0 * float((torch.tensor(result["class"]) == torch.tensor(result["class_index"])).double().mean())
+    pose_acc = 100.0 * accuracy_at(pose_error(pred, true), ACC_PI_6)
+    return {"class_accuracy": class_acc, "pose_acc_pi6": pose_acc, "score": 0.5 * (class_acc + pose_acc)}
+
+
+# ----------------------------------------------------------------------------------------------- training
+
+def train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
+          *, progress: bool = True, stop_after_epochs: int | None = None) -> None:
+    """Train the baseline ``spec`` and write the best-calibration weights to ``out`` and the JSON to ``metrics``.
+
+    Resumes from ``<out>.ckpt`` (written every ``checkpoint_every`` epochs) when present; a checkpoint written
+    with another configuration is an error. ``stop_after_epochs`` stops after checkpointing that many epochs, as
+    a killed job would (for tests).
+    """
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(int(cfg["compnets"]["train"]["num_threads"]))
+    try:
+        _train(cfg, spec, Path(train_manifest), Path(calibration_manifest), Path(out), Path(metrics), progress,
+               stop_after_epochs)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
+           progress: bool, stop_after_epochs: int | None) -> None:
+    from tqdm.auto import tqdm
+
+    from robust3d.data.io import atomic_path
+    from robust3d.models.data import ManifestDataset, manifest_classes
+    from robust3d.models.training import (
+        checkpoint_path,
+        load_checkpoint,
+        rng_state,
+        save_checkpoint,
+        set_rng_state,
+        write_json,
+    )
+
+    if spec.family != "dual_head":
+        raise ValueError(f"model '{spec.name}' is a {spec.family} model, not a dual_head baseline")
+    section, tc = cfg["compnets"], cfg["compnets"]["train"]
+    epochs, batch_size, every = int(tc["epochs"]), int(tc["batch_size"]), int(tc["checkpoint_every"])
+    seed, device = int(cfg.get("seed", 0)), _device(cfg)
+    bins = angle_bins(bin_counts(cfg))
+    entry = dict(section["backbones"][spec.backbone])
+    classes = manifest_classes(train_manifest)
+    train_set = ManifestDataset(train_manifest, classes)
+    calib_set = ManifestDataset(calibration_manifest, classes)
+    run_config = {"model": spec.name, "backbone": entry, "feature_dim": int(section["feature_dim"]),
+                  "bins": {a: b.n for a, b in bins.items()}, "classes": classes, "epochs": epochs,
+                  "batch_size": batch_size, "lr": float(tc["lr"]), "weight_decay": float(tc["weight_decay"]),
+                  "seed": seed, "train": str(train_manifest.resolve()),
+                  "calibration": str(calibration_manifest.resolve())}
+
+    random.seed(seed)
+    torch.manual_seed(seed)
+    net = DualHeadNet(entry, run_config["feature_dim"], len(classes), run_config["bins"]).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=run_config["lr"], weight_decay=run_config["weight_decay"])
+    ckpt_path = checkpoint_path(out)
+    state: dict[str, Any] = {"epoch": 0, "steps": 0, "elapsed": 0.0, "history": [], "best": None}
+    ckpt = load_checkpoint(ckpt_path, run_config)
+    if ckpt is not None:
+        net.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        set_rng_state(ckpt["rng"])
+        state = ckpt["state"]
+    resumed_from, elapsed_before, started = state["epoch"], state["elapsed"], time.perf_counter()
+
+    def checkpoint() -> None:
+        state["elapsed"] = elapsed_before + time.perf_counter() - started
+        save_checkpoint(ckpt_path, {"config": run_config, "model": net.state_dict(),
+                                    "optimizer": optimizer.state_dict(), "rng": rng_state(), "state": state,
+                                    "epoch": state["epoch"]})
+
+    steps_per_epoch = math.ceil(len(train_set) / batch_size)
+    bar = tqdm(total=epochs * steps_per_epoch, initial=state["steps"], disable=not progress, unit="step",
+               desc=f"train {spec.name}")
+    while state["epoch"] < epochs:
+        epoch = state["epoch"]
+        net.train()
+        loss_sum, n_steps = 0.0, 0
+        for batch in _loader(train_set, batch_size, _epoch_batches(len(train_set), batch_size, seed, epoch)):
+            images, labels = batch["image"].to(device), batch["class_index"].to(device)
+            targets = {a: bins[a].encode(batch["camera"][a]).to(device) for a in ANGLES}
+            class_logits, pose_logits = net(images)
+            loss = dual_head_loss(class_logits, pose_logits, labels, targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_value = float(loss.detach())
+            loss_sum, n_steps = loss_sum + loss_value, n_steps + 1
+            state["steps"] += 1
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{loss_value:.3f}")
+        scores = _calibration_scores(_infer(net, calib_set, bins, batch_size, device))
+        state["history"].append({"epoch": epoch, "train_loss": loss_sum / max(n_steps, 1), **scores})
+        if state["best"] is None or scores["score"] > state["best"]["score"]:
+            state["best"] = {"epoch": epoch, "score": scores["score"],
+                             "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
+        state["epoch"] = epoch + 1
+        if state["epoch"] < epochs and (state["epoch"] % every == 0 or state["epoch"] == stop_after_epochs):
+            checkpoint()
+        if stop_after_epochs is not None and state["epoch"] >= stop_after_epochs and state["epoch"] < epochs:
+            bar.close()
+            return
+    bar.close()
+    state["elapsed"] = elapsed_before + time.perf_counter() - started
+
+    best = state["best"]
+    with atomic_path(out) as tmp:
+        torch.save({"format": WEIGHTS_FORMAT, "model": spec.name, "classes": classes, "backbone_entry": entry,
+                    "feature_dim": run_config["feature_dim"], "bins": run_config["bins"],
+                    "state_dict": best["state_dict"], "best_epoch": best["epoch"]}, tmp)
+    history = state["history"]
+    summary = {"model": spec.name, "family": spec.family, "backbone": spec.backbone, "loss": spec.loss,
+               "cross_samples": spec.cross_samples, "classes": classes, "epochs": epochs, "steps": state["steps"],
+               "train_seconds": state["elapsed"], "seconds_per_epoch": state["elapsed"] / max(epochs, 1),
+               "loss_gflops_per_step": None, "final_loss": history[-1]["train_loss"] if history else None,
+               "resumed_from": resumed_from,
+               "selection": "weights of the epoch with the best calibration score "
+                            "(mean of class accuracy and pose accuracy at pi/6)",
+               "best_epoch": best["epoch"], "calibration": history}
+    write_json(metrics, summary)
+    ckpt_path.unlink(missing_ok=True)  # the final weights supersede it
+
+
+# --------------------------------------------------------------------------------------------- prediction
+
+def load_model(checkpoint: Path, device: torch.device | str = "cpu") -> tuple[DualHeadNet, dict[str, Any]]:
+    """The trained baseline (eval mode) and its metadata (classes, bins, best epoch)."""
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"dual-head weights {checkpoint} do not exist; train them with train-model")
+    blob = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if blob.get("format") != WEIGHTS_FORMAT:
+        raise ValueError(f"{checkpoint} is not a dual-head model ({WEIGHTS_FORMAT}); got {blob.get('format')}")
+    net = DualHeadNet(blob["backbone_entry"], blob["feature_dim"], len(blob["classes"]), blob["bins"])
+    net.load_state_dict(blob["state_dict"])
+    return net.to(device).eval(), {k: v for k, v in blob.items() if k != "state_dict"}
+
+
+def predict(cfg: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_csv: Path, *,
+            unseen: bool = False, progress: bool = True) -> None:
+    """Write the predictions CSV of ``manifest`` (one row per sample, the contract's columns).
+
+    ``pose_class`` is ``pred_class``: the pose head is shared by all classes, so the pose never depends on a
+    class. With ``unseen`` the manifest's classes may lie outside the model's (Table 3); the pose head is used
+    directly, as the paper does for its baselines, and ``pred_class`` is still the classification head's answer.
+    """
+    import pandas as pd
+
+    from robust3d.evaluate.predictions import sample_keys, write_predictions
+    from robust3d.models.data import ManifestDataset
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(int(cfg["compnets"]["train"]["num_threads"]))
+    try:
+        device = _device(cfg)
+        net, meta = load_model(checkpoint, device)
+        bins = angle_bins(meta["bins"])  # the binning the model was trained with
+        dataset = ManifestDataset(manifest, meta["classes"], allow_unknown=unseen)
+        res = _infer(net, dataset, bins, int(cfg["compnets"]["train"]["batch_size"]), device, progress,
+                     desc=f"predict {spec.name}")
+    finally:
+        torch.set_num_threads(threads_before)
+    rows = pd.DataFrame(res["rows"])
+    keys = sample_keys(rows, manifest)
+    pred_class = [meta["classes"][i] for i in res["class"]]
+    df = pd.DataFrame({"sample_id": rows["sample_id"], "class": rows["class"], "pred_class": pred_class,
+                       **{a: res[f"true_{a}"] for a in ANGLES}, **{f"pred_{a}": res[a] for a in ANGLES},
+                       "pose_class": pred_class, "seconds": res["seconds"], "model": spec.name,
+                       "split": keys["split"], "variant": keys["variant"], "level": keys["level"]})
+    write_predictions(df, out_csv)
