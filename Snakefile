@@ -16,9 +16,13 @@ include: "workflow/rules/datasets.smk"
 include: "workflow/rules/variants.smk"
 include: "workflow/rules/depth.smk"
 include: "workflow/rules/real_datasets.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"
 
 
 rule all:
     default_target: True
     input:
         final_outputs(),
+        COMPNETS.outputs(),  # train.smk: 3D-CompNets tables, claims and figures

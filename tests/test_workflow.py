@@ -32,7 +32,8 @@ def test_lint_is_clean():
 def test_dry_run_of_default_config_lists_every_stage():
     proc = run_snakemake("-n", "--forceall")
     out = proc.stdout + proc.stderr
-    for rule in ("synth_cad", "synth_render", "synth_manifest", "synth_contact_sheet"):
+    for rule in ("synth_cad", "synth_render", "synth_manifest", "synth_contact_sheet", "train_model", "predict",
+                 "metrics", "compnets_scaling", "compnets_tables"):
         assert rule in out
 
 
@@ -58,13 +59,17 @@ def smoke_targets(cfg: dict) -> list[str]:
         f"{root}/variants/test/occlusion/L1.png",  # variant_contact_sheet
         f"{root}/variants/test/fog_3d/3",  # a depth-aware corruption reads the rendered depth
         f"{cfg['results']}/depth/local/test.json",  # train_depth_local, extract_depth
+        # 3D-CompNets: train_model (6 models), predict (clean, variant and unseen splits), metrics,
+        # compnets_scaling, compnets_tables (tables, claims, figures)
+        f"{cfg['results']}/tables/compnets_claims.csv",
     ]
 
 
 @pytest.mark.slow
 def test_smoke_workflow_runs_end_to_end():
     cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    for folder in (REPO / cfg["synthetic"]["root"], REPO / cfg["results"] / "models", REPO / cfg["results"] / "depth"):
+    stages = ("models", "depth", "predictions", "synthetic", "compnets", "tables", "figures")
+    for folder in (REPO / cfg["synthetic"]["root"], *(REPO / cfg["results"] / s for s in stages)):
         if folder.exists():
             shutil.rmtree(folder)
     root = REPO / cfg["synthetic"]["root"]
@@ -86,6 +91,17 @@ def test_smoke_workflow_runs_end_to_end():
         assert (root / "variants" / "test" / variant / df["annotation"].iloc[0]).exists()
     metrics = json.loads((REPO / cfg["results"] / "depth" / "local" / "test.json").read_text())
     assert metrics["backend"] == "local" and 0 < metrics["abs_rel"] < 1
+    results = REPO / cfg["results"]
+    tidy = pd.read_csv(results / "synthetic" / "metrics.csv", dtype={"level": str})
+    assert {"compnets_vitb14", "resnet50"} <= set(tidy["model"]) and {"test", "style", "unseen"} <= set(tidy["split"])
+    for n in (1, 2, 3, 4):
+        table = pd.read_csv(results / "tables" / f"compnets_table{n}.csv")
+        assert set(table["source"]) == {"ours", "paper"} and table.loc[table["source"] == "ours", "value"].notna().any()
+        assert "| paper |" in (results / "tables" / f"compnets_table{n}.md").read_text()
+    claims = pd.read_csv(results / "tables" / "compnets_claims.csv", dtype={"holds": str})
+    assert set(claims["holds"]) <= {"true", "false", "untestable"} and (claims["holds"] != "untestable").any()
+    for n in (1, 2):
+        assert (results / "figures" / f"compnets_figure{n}.png").stat().st_size > 0
     # A second run finds nothing to do.
     proc = run_snakemake(*targets, "-n", "--configfile", "configs/smoke.yaml")
     assert "Nothing to be done" in proc.stdout + proc.stderr

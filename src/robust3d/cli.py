@@ -22,7 +22,8 @@ class Command:
 COMMANDS: dict[str, Command] = {}
 #: Modules whose import registers further commands.
 COMMAND_MODULES = ("robust3d.synth.commands", "robust3d.variants.commands", "robust3d.depth.commands",
-                   "robust3d.data.datasets.commands")
+                   "robust3d.data.datasets.commands", "robust3d.evaluate.commands",
+                   "robust3d.tables.commands", "robust3d.models.commands")
 
 
 def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):

@@ -44,12 +44,22 @@ def _describe(error) -> str:
 
 
 def _fill_defaults(schema: dict, data: dict) -> None:
-    """Insert schema defaults for absent keys (recursively), as Snakemake's validate() does."""
-    for key, sub in schema.get("properties", {}).items():
+    """Insert schema defaults for absent keys (recursively), as Snakemake's validate() does.
+
+    Maps of named entries (``additionalProperties`` holding an object schema, e.g. ``compnets.models``) get
+    their entries' defaults too, so that code can read every documented key of an entry.
+    """
+    properties = schema.get("properties", {})
+    for key, sub in properties.items():
         if key not in data and "default" in sub:
             data[key] = copy.deepcopy(sub["default"])
         if isinstance(data.get(key), dict) and sub.get("type") == "object":
             _fill_defaults(sub, data[key])
+    entry = schema.get("additionalProperties")
+    if isinstance(entry, dict) and entry.get("type") == "object":
+        for key, value in data.items():
+            if key not in properties and isinstance(value, dict):
+                _fill_defaults(entry, value)
 
 
 def load_schema() -> dict:
@@ -73,7 +83,79 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _check_variants(config)
     _check_depth(config)
     _check_datasets(config)
+    _check_compnets(config)
     return config
+
+
+#: Shapes of the DINOv2 ViTs with released weights (timm `<arch>.lvd142m`): depth, embed_dim, num_heads.
+DINOV2_SHAPES = {
+    "vit_small_patch14_dinov2": (12, 384, 6),
+    "vit_base_patch14_dinov2": (12, 768, 12),
+    "vit_large_patch14_dinov2": (24, 1024, 16),
+    "vit_giant_patch14_dinov2": (40, 1536, 24),
+}
+#: Model ids that would collide with other stages' outputs under `<results>/models/`.
+RESERVED_MODEL_IDS = ("depth_local",)
+
+
+def _check_backbone(name: str, entry: dict[str, Any]) -> None:
+    key = f"compnets.backbones.{name}"
+    shape_keys = ("depth", "embed_dim", "num_heads")
+    given = [k for k in shape_keys if k in entry]
+    if entry["kind"] == "resnetext":
+        if given:
+            raise ConfigError(f"key '{key}.{given[0]}': only vit backbones take {', '.join(shape_keys)}")
+        if not entry["arch"].startswith("resnet"):
+            raise ConfigError(f"key '{key}.arch': resnetext needs a ResNet architecture (resnet18, resnet50, ...), "
+                              f"got '{entry['arch']}'")
+        return
+    if "patch14" not in entry["arch"]:
+        raise ConfigError(f"key '{key}.arch': vit backbones are DINOv2-style patch-14 ViTs (stride 14), "
+                          f"got '{entry['arch']}'")
+    if given and len(given) != len(shape_keys):
+        missing = next(k for k in shape_keys if k not in entry)
+        raise ConfigError(f"key '{key}.{missing}': give all of {', '.join(shape_keys)} or none (the arch's own)")
+    if given and entry["embed_dim"] % entry["num_heads"]:
+        raise ConfigError(f"key '{key}.num_heads': {entry['num_heads']} does not divide embed_dim {entry['embed_dim']}")
+    known = DINOV2_SHAPES.get(entry["arch"])
+    if entry["weights"] is not None and given and known and tuple(entry[k] for k in shape_keys) != known:
+        raise ConfigError(f"key '{key}.depth': pretrained {entry['arch']} weights need depth, embed_dim, num_heads "
+                          f"= {known}, got {tuple(entry[k] for k in shape_keys)}")
+
+
+def _check_compnets(config: dict[str, Any]) -> None:
+    """3D-CompNets: models name existing backbones, losses fit their family, sizes fit the mesh."""
+    cfg = config["compnets"]
+    for name, entry in cfg["backbones"].items():
+        _check_backbone(name, entry)
+    mesh = cfg["mesh"]
+    if mesh["background_per_image"] > mesh["background_features"]:
+        raise ConfigError(f"key 'compnets.mesh.background_per_image': {mesh['background_per_image']} exceeds the "
+                          f"bank size compnets.mesh.background_features = {mesh['background_features']}")
+    for name, spec in cfg["models"].items():
+        key = f"compnets.models.{name}"
+        if name in RESERVED_MODEL_IDS:
+            raise ConfigError(f"key '{key}': the id '{name}' is taken by another stage's results/models/{name}")
+        if spec["backbone"] not in cfg["backbones"]:
+            raise ConfigError(f"key '{key}.backbone': unknown backbone '{spec['backbone']}' "
+                              f"(compnets.backbones: {', '.join(cfg['backbones'])})")
+        loss, n = spec["loss"], spec["cross_samples"]
+        if spec["family"] == "dual_head":
+            if loss is not None or n is not None:
+                field = "loss" if loss is not None else "cross_samples"
+                raise ConfigError(f"key '{key}.{field}': dual_head models have no contrastive loss; drop it")
+            continue
+        if loss is None:
+            raise ConfigError(f"key '{key}.loss': neural_mesh models need a loss (novum or compnets)")
+        if loss == "novum" and n is not None:
+            raise ConfigError(f"key '{key}.cross_samples': the novum loss contrasts every vertex; drop cross_samples "
+                              "(it is for the compnets loss)")
+        if loss == "compnets" and n is None:
+            raise ConfigError(f"key '{key}.cross_samples': the compnets loss needs N, the vertices sampled from each "
+                              "other class (paper: 32 or 64)")
+        if n is not None and n > mesh["vertices_per_class"]:
+            raise ConfigError(f"key '{key}.cross_samples': {n} exceeds compnets.mesh.vertices_per_class = "
+                              f"{mesh['vertices_per_class']} (cannot sample more vertices than a class has)")
 
 
 def _check_depth(config: dict[str, Any]) -> None:
@@ -220,25 +302,35 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
     return validate_config(data)
 
 
-def config_digest(config: dict[str, Any], sections: tuple[str, ...] | None = None) -> str:
-    """Short content hash of the config, or of some of its top-level sections."""
+def config_digest(config: dict[str, Any], sections: tuple[str, ...] | None = None,
+                  ignore: tuple[str, ...] = ()) -> str:
+    """Short content hash of the config, or of some of its top-level sections, without the dotted keys of
+    ``ignore`` (e.g. ``compnets.pose``)."""
     import hashlib
     import json
 
-    part = config if sections is None else {k: config.get(k) for k in sections}
+    part = copy.deepcopy(config if sections is None else {k: config.get(k) for k in sections})
+    for dotted in ignore:
+        *parents, leaf = dotted.split(".")
+        node = part
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
     return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def write_resolved_config(config: dict[str, Any], folder: str | Path, stage: str,
-                          sections: tuple[str, ...]) -> str:
+                          sections: tuple[str, ...], ignore: tuple[str, ...] = ()) -> str:
     """Write the validated config for the jobs of one pipeline stage; return its path.
 
-    The file name carries a hash of only the ``sections`` the stage reads, so that Snakemake's params
-    rerun-trigger reruns a stage's jobs when, and only when, those sections change.
+    The file name carries a hash of only the ``sections`` the stage reads (less the dotted keys of ``ignore``,
+    settings those jobs never read), so that Snakemake's params rerun-trigger reruns a stage's jobs when, and
+    only when, those settings change. The file itself always holds the whole config.
     """
     from robust3d.data.io import atomic_path
 
-    path = Path(folder) / f"{stage}-{config_digest(config, sections)}.yaml"
+    path = Path(folder) / f"{stage}-{config_digest(config, sections, ignore)}.yaml"
     text = yaml.safe_dump(config, sort_keys=False)
     if not path.exists() or path.read_text() != text:
         with atomic_path(path) as tmp:

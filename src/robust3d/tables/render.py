@@ -1,0 +1,121 @@
+"""A table built from our sources and the paper's reference, written as a long CSV and a side-by-side Markdown.
+
+CSV (long, one row per cell and source): ``table, row, row_label, column, column_label, source, value, n, note``
+with ``source`` in {ours, paper}; ``note`` says why a value is missing or how it was derived. Markdown: one line
+per table row and source, missing values shown as "—" with a numbered reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from robust3d.tables.reference import Reference
+from robust3d.tables.sources import Sources
+from robust3d.tables.spec import Cell, TableSpec
+
+SOURCES = ("ours", "paper")
+LONG_COLUMNS = ["table", "row", "row_label", "column", "column_label", "source", "value", "n", "note"]
+
+
+@dataclass
+class BuiltTable:
+    spec: TableSpec
+    ours: dict[tuple[str, str], Cell]
+    paper: dict[tuple[str, str], Cell]
+    intro: list[str] = field(default_factory=list)  # lines above the Markdown table (what "ours" is)
+
+    def cell(self, source: str, row: str, column: str) -> Cell:
+        cells = self.ours if source == "ours" else self.paper
+        return cells.get((row, column), Cell(None, None, f"no cell ({row}, {column}) in {self.spec.name}"))
+
+
+def build_table(spec: TableSpec, sources: Sources, reference: Reference, intro: list[str] | None = None) -> BuiltTable:
+    """Our cells from ``sources`` only, the paper's from ``reference`` only."""
+    ours = spec.resolve(sources)
+    paper = {}
+    for row in spec.rows:
+        for col in spec.columns:
+            value = reference.value(spec.name, row.key, col.key)
+            paper[(row.key, col.key)] = Cell(value, None, "" if value is not None
+                                             else reference.missing_reason(spec.name, row.key, col.key))
+    return BuiltTable(spec, ours, paper, list(intro or []))
+
+
+def long_frame(table: BuiltTable) -> pd.DataFrame:
+    spec = table.spec
+    records = [
+        {"table": spec.name, "row": row.key, "row_label": row_label(row), "column": col.key,
+         "column_label": col.header, "source": source, "value": cell.value, "n": cell.n, "note": cell.note}
+        for source in SOURCES for row in spec.rows for col in spec.columns
+        for cell in [table.cell(source, row.key, col.key)]
+    ]
+    df = pd.DataFrame.from_records(records, columns=LONG_COLUMNS)
+    df["n"] = df["n"].astype("Int64")
+    return df
+
+
+def row_label(row) -> str:
+    label = f"{row.group} {row.label}".strip()
+    return f"{label} ({row.backbone})" if row.backbone else label
+
+
+def format_value(value: float | None, percent: bool) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if percent:
+        return f"{value:.1f}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def markdown(table: BuiltTable) -> str:
+    spec = table.spec
+    reasons: dict[str, int] = {}
+
+    def text(cell: Cell, percent: bool, source: str) -> str:
+        shown = format_value(cell.value, percent)
+        if shown != "—":
+            return f"{shown} †" if cell.note else shown
+        reason = f"{source}: {cell.note or 'missing'}"
+        return f"— [{reasons.setdefault(reason, len(reasons) + 1)}]"
+
+    header = ["Model", "source", *(c.header for c in spec.columns)]
+    lines = [f"## {spec.title}", "", *table.intro, "" if table.intro else None,
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [x for x in lines if x is not None]
+    for row in spec.rows:
+        for source in SOURCES:
+            cells = [text(table.cell(source, row.key, c.key), c.percent, source) for c in spec.columns]
+            label = row_label(row) if source == "ours" else ""
+            lines.append("| " + " | ".join([label, source, *cells]) + " |")
+    if reasons:
+        lines += ["", "Missing values (—):", ""]
+        lines += [f"- [{i}] {reason}" for reason, i in reasons.items()]
+    derived: dict[tuple[str, str], list[str]] = {}  # (column, note) -> rows: values marked † above
+    for (r, c), cell in table.ours.items():
+        if cell.note and not cell.missing:
+            derived.setdefault((spec.column(c).header, cell.note), []).append(row_label(spec.row(r)))
+    marked = [f"† {col}: {note} ({'all rows' if len(rows) == len(spec.rows) else ', '.join(rows)})"
+              for (col, note), rows in sorted(derived.items())]
+    if marked or spec.notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in [*spec.notes, *marked]]
+    return "\n".join(lines) + "\n"
+
+
+def write_table(table: BuiltTable, out_dir: str | Path) -> list[Path]:
+    """``<paper>_<name>.csv`` and ``.md`` under ``out_dir``, written atomically."""
+    from robust3d.data.io import atomic_path
+
+    out_dir = Path(out_dir)
+    stem = f"{table.spec.paper}_{table.spec.name}"
+    csv_path, md_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.md"
+    with atomic_path(csv_path) as tmp:
+        long_frame(table).to_csv(tmp, index=False)
+    with atomic_path(md_path) as tmp:
+        tmp.write_text(markdown(table))
+    return [csv_path, md_path]

@@ -1,0 +1,223 @@
+"""What a paper table is: rows (our model ids with the paper's labels) and columns (what each cell measures).
+
+Columns resolve a cell for one row from :class:`~robust3d.tables.sources.Sources`; derived columns (means,
+reductions against a reference row) combine cells of the same table, so they never see the paper's numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from robust3d.tables.sources import Sources
+
+CLEAN = ("clean", "0")  # variant and level of an unmodified split (predictions CSV contract)
+#: Splits whose own renders carry a variant label in their manifests (synth/dataset.py writes the `style`
+#: split's rendering style there), so predictions on the split itself are keyed by that label.
+SPLIT_OWN_VARIANTS = {"style": ("cartoon", "0")}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One value with its sample count, or ``None`` with the reason it is missing (``note``)."""
+
+    value: float | None
+    n: int | None = None
+    note: str = ""
+
+    @property
+    def missing(self) -> bool:
+        return self.value is None or (isinstance(self.value, float) and math.isnan(self.value))
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # unique within the table (e.g. "pose:resnet50")
+    model: str  # our model id (compnets.models) or another source key (a scaling series)
+    label: str  # the paper's row label
+    backbone: str = ""  # the paper's backbone label
+    group: str = ""  # block of rows, e.g. "Class." / "Pose Est."
+    metric: str | None = None  # metric of the row's cells when the column does not fix one
+    source: str = "model"  # "model": `model` is a model id; "scaling": a series of the scaling CSV
+
+
+@dataclass(frozen=True)
+class Column:
+    """Base column: subclasses say which evaluations they need and how to get the cell."""
+
+    key: str
+    label: str
+    group: str = ""
+    percent: bool = False  # formatting: one decimal (accuracies in percent)
+
+    def needs(self, row: Row) -> list[tuple[str, str, str]]:
+        """(split, variant, level) predictions this cell needs (the workflow plans them)."""
+        return []
+
+    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
+        raise NotImplementedError
+
+    @property
+    def header(self) -> str:
+        return f"{self.group} {self.label}".strip()
+
+
+@dataclass(frozen=True)
+class MetricColumn(Column):
+    """A metric of metrics.csv on one (split, variant, level); the metric comes from here or from the row."""
+
+    split: str = "test"
+    variant: str = "clean"
+    level: str = "0"
+    metric: str | None = None
+
+    def needs(self, row: Row) -> list[tuple[str, str, str]]:
+        return [(self.split, self.variant, self.level)]
+
+    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
+        metric = self.metric or row.metric
+        if metric is None:
+            raise ValueError(f"column {self.key} of row {row.key}: no metric on the column or the row")
+        return sources.metric(row.model, self.split, self.variant, self.level, metric)
+
+
+@dataclass(frozen=True)
+class MetricMeanColumn(Column):
+    """Mean of one metric over several evaluations (a task of Figure 1, e.g. all occlusion levels)."""
+
+    evaluations: tuple[tuple[str, str, str], ...] = ()
+    metric: str | None = None
+
+    def needs(self, row: Row) -> list[tuple[str, str, str]]:
+        return list(self.evaluations)
+
+    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
+        metric = self.metric or row.metric
+        found = {"/".join(e): sources.metric(row.model, *e, metric) for e in self.evaluations}
+        return mean_cell(found)
+
+
+@dataclass(frozen=True)
+class TrainColumn(Column):
+    """A field of the model's training-metrics JSON, times ``scale`` (e.g. seconds to hours)."""
+
+    field_name: str = ""
+    scale: float = 1.0
+
+    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
+        cell = sources.train_field(row.model, self.field_name)
+        return cell if cell.missing else Cell(cell.value * self.scale, cell.n, cell.note)
+
+
+@dataclass(frozen=True)
+class MeanColumn(Column):
+    """Mean of other columns of the same row (the paper's "Average" columns: plain mean over levels)."""
+
+    members: tuple[str, ...] = ()
+
+    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
+        return mean_cell({k: cells[k] for k in self.members})
+
+
+@dataclass(frozen=True)
+class ReductionColumn(Column):
+    """100 * (1 - value / value of ``base_row``) for column ``of``: the paper's "(-93%)" next to GFLOPs."""
+
+    of: str = ""
+    base_row: str = ""
+
+    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
+        raise NotImplementedError("resolved by TableSpec.resolve, which sees other rows")
+
+
+@dataclass(frozen=True)
+class PoseClassColumn(Column):
+    """Pose accuracy at pi/6 of one class of the unseen split, from the per-sample predictions."""
+
+    class_name: str = ""
+    split: str = "unseen"
+
+    def needs(self, row: Row) -> list[tuple[str, str, str]]:
+        return [(self.split, *CLEAN)]
+
+    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
+        return sources.class_pose_accuracy(row.model, self.split, self.class_name)
+
+
+@dataclass(frozen=True)
+class ScalingColumn(Column):
+    """A field of the scaling CSV for one series (the row) at one class count, or the log-log slope."""
+
+    n_classes: int | None = None  # None: the slope of log(field) against log(n_classes)
+    field_name: str = "step_seconds"
+
+    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
+        if self.n_classes is None:
+            return sources.scaling_slope(row.model, self.field_name)
+        return sources.scaling_value(row.model, self.n_classes, self.field_name)
+
+
+@dataclass
+class TableSpec:
+    """One table of a paper. ``paper_notes`` explain where our setting differs from the paper's."""
+
+    paper: str
+    name: str  # e.g. "table1": files <paper>_<name>.csv / .md
+    title: str
+    rows: list[Row]
+    columns: list[Column]
+    notes: list[str] = field(default_factory=list)
+
+    def column(self, key: str) -> Column:
+        return next(c for c in self.columns if c.key == key)
+
+    def row(self, key: str) -> Row:
+        return next(r for r in self.rows if r.key == key)
+
+    def needs(self) -> set[tuple[str, str, str, str]]:
+        """(model, split, variant, level) evaluations this table reads."""
+        return {(row.model, *need) for row in self.rows for col in self.columns for need in col.needs(row)}
+
+    def resolve(self, sources: Sources) -> dict[tuple[str, str], Cell]:
+        """Our cells, keyed by (row key, column key); derived columns after the columns they read."""
+        out: dict[tuple[str, str], Cell] = {}
+        for row in self.rows:
+            cells: dict[str, Cell] = {}
+            for col in self.columns:
+                if isinstance(col, ReductionColumn):
+                    continue
+                if row.source == "model" and not sources.has_model(row.model):
+                    cells[col.key] = Cell(None, None, sources.model_missing_reason(row.model))
+                else:
+                    cells[col.key] = col.resolve(row, sources, cells)
+            out.update({(row.key, k): c for k, c in cells.items()})
+        for col in self.columns:
+            if isinstance(col, ReductionColumn):
+                for row in self.rows:
+                    out[(row.key, col.key)] = (Cell(None, None, "the reference row") if row.key == col.base_row
+                                               else reduction(out[(row.key, col.of)], out[(col.base_row, col.of)]))
+        return out
+
+
+def reduction(value: Cell, base: Cell) -> Cell:
+    """Percent reduction of ``value`` against ``base`` (missing when either is, or the base is 0)."""
+    if value.missing or base.missing:
+        return Cell(None, None, "needs both values")
+    if base.value == 0:
+        return Cell(None, None, "the reference value is 0")
+    return Cell(100.0 * (1.0 - value.value / base.value), None, "")
+
+
+def mean_cell(cells: dict[str, Cell]) -> Cell:
+    """Plain mean of the available cells; the note names the missing ones (and the first reason)."""
+    present = [k for k, c in cells.items() if not c.missing]
+    if not present:
+        first = next(iter(cells.values())).note if cells else ""
+        return Cell(None, None, f"none of {', '.join(cells)} is available ({first})")
+    value = sum(cells[k].value for k in present) / len(present)
+    n = sum(cells[k].n or 0 for k in present) or None
+    absent = [k for k in cells if k not in present]
+    note = f"mean of {', '.join(present)} only ({', '.join(absent)} missing)" if absent else ""
+    return Cell(value, n, note)
