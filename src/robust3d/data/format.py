@@ -6,6 +6,7 @@ annotation ``.npz`` has at least the keys of NeMo-preprocessed PASCAL3D+ (angles
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +18,21 @@ ANNOTATION_KEYS = ("azimuth", "elevation", "theta", "distance", "focal", "viewpo
                    "cad_index", "bbox", "class")
 
 
+def read_table(path: str | Path, required: Sequence[str], what: str) -> pd.DataFrame:
+    """Read a CSV of strings (empty cells become '') and check it has the ``required`` columns, naming ``what``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} {path} lacks the columns {missing} (expected {list(required)})")
+    return df
+
+
 def read_manifest(path: str | Path) -> pd.DataFrame:
     """Read a manifest and check it has the contract's columns; empty cells become ''."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"manifest {path} does not exist")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"manifest {path} lacks the columns {missing}")
-    return df
+    return read_table(path, MANIFEST_COLUMNS, "manifest")
 
 
 def load_annotation(path: str | Path) -> dict:

@@ -36,13 +36,9 @@ def sample_keys(manifest_df: pd.DataFrame, manifest: str | Path) -> pd.DataFrame
 
 def read_predictions(path: str | Path) -> pd.DataFrame:
     """A predictions CSV with angles and seconds as floats; a clear error naming the missing columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"predictions file {path} does not exist")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in PREDICTION_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"predictions file {path} lacks the columns {missing} (expected {list(PREDICTION_COLUMNS)})")
+    from robust3d.data.format import read_table
+
+    df = read_table(path, PREDICTION_COLUMNS, "predictions file")
     for col in ("azimuth", "elevation", "theta", "pred_azimuth", "pred_elevation", "pred_theta", "seconds"):
         df[col] = pd.to_numeric(df[col].replace("", "nan"), errors="coerce")
     df["variant"] = df["variant"].replace("", CLEAN_VARIANT)
