@@ -33,6 +33,14 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
+def _novum_vertices(cfg: dict, default: int) -> int:
+    """K of the config's NOVUM model (its own vertices_per_class), or ``default`` when it has none."""
+    from robust3d.models.registry import model_spec
+
+    novum = [name for name, m in cfg["compnets"]["models"].items() if m.get("loss") == "novum"]
+    return model_spec(cfg, novum[0]).n_vertices(cfg) if novum else default
+
+
 def flop_section(cfg: dict) -> None:
     from robust3d.models.neural_mesh.flops import omega_with_density, synthetic_loss_gflops
 
@@ -41,8 +49,10 @@ def flop_section(cfg: dict) -> None:
     default_classes = len(set(cfg["synthetic"]["categories"]) - set(cfg["synthetic"]["unseen_categories"]))
     batch, d = int(c["train"]["batch_size"]), int(c["feature_dim"])
     k, n_b = int(mesh["vertices_per_class"]), int(mesh["background_features"])
+    k_novum = _novum_vertices(cfg, k)
     settings = [
         (f"config: NOVUM K={k} = CompNets K, N_b={n_b}", k, k, n_b),
+        *([(f"config: NOVUM K={k_novum}, CompNets K={k}, N_b={n_b}", k_novum, k, n_b)] if k_novum != k else []),
         (f"config CompNets K={k} vs NOVUM* K=1000, N_b={n_b}", 1000, k, n_b),
         ("paper: NOVUM* K=1000, CompNets K=500, N_b=2560", 1000, 500, 2560),
     ]

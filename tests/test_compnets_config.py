@@ -23,7 +23,7 @@ def raw(raw_smoke_config) -> dict:
 def test_defaults_fill_every_model_entry(raw):
     cfg = validate_config(raw)["compnets"]
     assert cfg["models"]["resnet50"] == {"family": "dual_head", "backbone": "resnet50", "loss": None,
-                                         "cross_samples": None}
+                                         "cross_samples": None, "vertices_per_class": None}
     assert cfg["backbones"]["resnet50"]["weights"] is None
     assert cfg["pose"]["refine_steps"] == 3 and cfg["pose"]["lr"] == 0.05  # smoke value, schema default
     del raw["compnets"]
@@ -61,6 +61,10 @@ def test_embedded_and_paper_values():
          "key 'compnets.models.novum_resnet50.loss': neural_mesh models need a loss"),
         (lambda c: c["mesh"].update(vertices_per_class=48),
          "key 'compnets.models.compnets_resnet50_n64.cross_samples': 64 exceeds compnets.mesh.vertices_per_class"),
+        (lambda c: c["models"]["compnets_vitb14"].update(vertices_per_class=16),
+         "key 'compnets.models.compnets_vitb14.cross_samples': 32 exceeds compnets.models.compnets_vitb14.vertices"),
+        (lambda c: c["models"]["resnet50"].update(vertices_per_class=100),
+         "key 'compnets.models.resnet50.vertices_per_class': dual_head models have no contrastive loss or mesh"),
         (lambda c: c["mesh"].update(background_per_image=100), "key 'compnets.mesh.background_per_image'"),
         (lambda c: c["train"].update(epoch=3), "unknown key 'compnets.train.epoch'"),
         (lambda c: c["models"].update(depth_local={"family": "dual_head", "backbone": "resnet50"}),
@@ -82,3 +86,15 @@ def test_bad_compnets_config_is_refused_with_one_line(raw, mutate, expected):
     with pytest.raises(ConfigError) as err:
         validate_config(raw)
     assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_model_can_have_its_own_vertex_count():
+    """The paper's NOVUM has about twice 3D-CompNets' vertices per class (Figure 2 caption); K is per model."""
+    from robust3d.models.registry import model_spec
+
+    cfg = load_config(REPO / "config.yaml")
+    novum, compnets = model_spec(cfg, "novum_resnet50"), model_spec(cfg, "compnets_resnet50_n32")
+    assert novum.n_vertices(cfg) == 2 * compnets.n_vertices(cfg) == 2 * cfg["compnets"]["mesh"]["vertices_per_class"]
+    paper = load_config(REPO / "configs" / "paper-compnets.yaml")
+    assert model_spec(paper, "novum_resnet50").n_vertices(paper) == 1000
+    assert model_spec(paper, "compnets_resnet50_n32").n_vertices(paper) == 500

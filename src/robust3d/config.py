@@ -141,9 +141,10 @@ def _check_compnets(config: dict[str, Any]) -> None:
                               f"(compnets.backbones: {', '.join(cfg['backbones'])})")
         loss, n = spec["loss"], spec["cross_samples"]
         if spec["family"] == "dual_head":
-            if loss is not None or n is not None:
-                field = "loss" if loss is not None else "cross_samples"
-                raise ConfigError(f"key '{key}.{field}': dual_head models have no contrastive loss; drop it")
+            given = [f for f in ("loss", "cross_samples", "vertices_per_class") if spec.get(f) is not None]
+            if given:
+                raise ConfigError(f"key '{key}.{given[0]}': dual_head models have no contrastive loss or mesh; "
+                                  "drop it")
             continue
         if loss is None:
             raise ConfigError(f"key '{key}.loss': neural_mesh models need a loss (novum or compnets)")
@@ -153,9 +154,12 @@ def _check_compnets(config: dict[str, Any]) -> None:
         if loss == "compnets" and n is None:
             raise ConfigError(f"key '{key}.cross_samples': the compnets loss needs N, the vertices sampled from each "
                               "other class (paper: 32 or 64)")
-        if n is not None and n > mesh["vertices_per_class"]:
-            raise ConfigError(f"key '{key}.cross_samples': {n} exceeds compnets.mesh.vertices_per_class = "
-                              f"{mesh['vertices_per_class']} (cannot sample more vertices than a class has)")
+        own = spec.get("vertices_per_class")
+        k, where = (own, f"{key}.vertices_per_class") if own else (mesh["vertices_per_class"],
+                                                                   "compnets.mesh.vertices_per_class")
+        if n is not None and n > k:
+            raise ConfigError(f"key '{key}.cross_samples': {n} exceeds {where} = {k} (cannot sample more vertices "
+                              "than a class has)")
 
 
 def _check_depth(config: dict[str, Any]) -> None:

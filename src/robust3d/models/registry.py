@@ -25,6 +25,11 @@ class ModelSpec:
     backbone: str
     loss: str | None = None
     cross_samples: int | None = None
+    vertices_per_class: int | None = None  # neural_mesh: this model's K (None: compnets.mesh.vertices_per_class)
+
+    def n_vertices(self, cfg: dict) -> int:
+        """K of this model's cuboids: its own, or the config's shared one."""
+        return int(self.vertices_per_class or cfg["compnets"]["mesh"]["vertices_per_class"])
 
 
 def model_spec(cfg: dict, name: str) -> ModelSpec:
@@ -48,8 +53,10 @@ def model_spec(cfg: dict, name: str) -> ModelSpec:
             raise ValueError(f"model '{name}': loss must be one of {', '.join(LOSSES)}, got {loss!r}")
         if loss == "compnets" and (not isinstance(cross, int) or cross < 1):
             raise ValueError(f"model '{name}': the compnets loss needs cross_samples >= 1, got {cross!r}")
+    k = entry.get("vertices_per_class")
     return ModelSpec(name=name, family=family, backbone=backbone, loss=loss,
-                     cross_samples=int(cross) if cross is not None else None)
+                     cross_samples=int(cross) if cross is not None else None,
+                     vertices_per_class=int(k) if k is not None else None)
 
 
 def family_module(spec: ModelSpec) -> ModuleType:

@@ -264,7 +264,13 @@ def intro_lines(config: dict | None, reference_dataset: str) -> list[str]:
     return [f"ours: synthetic benchmark `{synth['root']}` ({len(seen)} training classes, unseen: "
             f"{', '.join(unseen) or 'none'}; {synth['image_size']} px images); backbones: {backbones}; "
             f"epochs: {cfg['train']['epochs']} (NOVUM {cfg['train']['novum_epochs']}), K = "
-            f"{cfg['mesh']['vertices_per_class']} vertices per class.", *lines]
+            f"{cfg['mesh']['vertices_per_class']} vertices per class{_own_vertices(cfg['models'])}.", *lines]
+
+
+def _own_vertices(models: dict) -> str:
+    """Models with their own K (e.g. NOVUM's larger cuboids), as a clause of the intro line."""
+    own = [f"{name} K = {m['vertices_per_class']}" for name, m in models.items() if m.get("vertices_per_class")]
+    return f" ({'; '.join(own)})" if own else ""
 
 
 def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable], pd.DataFrame]:

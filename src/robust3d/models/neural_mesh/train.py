@@ -159,13 +159,14 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
     ckpt_path = checkpoint_path(out)
     config = {"model": spec.name, "loss": spec.loss, "cross_samples": spec.cross_samples, "backbone": dict(entry),
               "train_manifest": str(train_manifest.resolve()), "calibration": str(calibration_manifest.resolve()),
-              "epochs": epochs, "mesh": dict(mcfg), "feature_dim": d, "seed": seed,
+              "epochs": epochs, "mesh": {**mcfg, "vertices_per_class": spec.n_vertices(cfg)}, "feature_dim": d,
+              "seed": seed,
               "train": {k: v for k, v in tcfg.items() if k not in ("num_threads", "checkpoint_every")}}
     started = time.perf_counter()
 
     classes = manifest_classes(train_manifest)
     cad_root = find_cad_root(train_manifest)
-    meshes = [class_cuboid(cad_root, cls, int(mcfg["vertices_per_class"])) for cls in classes]
+    meshes = [class_cuboid(cad_root, cls, spec.n_vertices(cfg)) for cls in classes]
     vertices = [torch.from_numpy(v).float() for v, _ in meshes]
     faces = [torch.from_numpy(f).long() for _, f in meshes]
     kmax = max(len(v) for v in vertices)
