@@ -60,12 +60,9 @@ def synth_chunks(wildcards):
 
 def variant_targets():
     """(variant, level) pairs the config asks for."""
-    v = config["variants"]
-    pairs = [("occlusion", level) for level in v["occlusion"]["levels"]]
-    for key in ("corruptions", "corruptions_3d"):
-        pairs += [(name, str(sev)) for name in v[key]["names"] for sev in v[key]["severities"]]
-    pairs += [(style, "1") for style in v["styles"]]
-    return pairs
+    from robust3d.variants import variant_pairs
+
+    return variant_pairs(config["variants"])
 
 
 def variant_outputs():

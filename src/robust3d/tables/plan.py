@@ -13,18 +13,10 @@ from pathlib import Path
 
 from robust3d.tables.compnets import PAPER, table_specs
 from robust3d.tables.spec import SPLIT_OWN_VARIANTS
+from robust3d.variants import variant_pairs
 
 TABLE_NAMES = ("table1", "table2", "table3", "table4", "figure1", "figure2")
 BENCHMARK = "synthetic"
-
-
-def variant_pairs(variants_cfg: dict) -> list[tuple[str, str]]:
-    """(variant, level) pairs the `variants` section builds (occlusion levels, corruptions, styles at level 1)."""
-    pairs = [("occlusion", level) for level in variants_cfg["occlusion"]["levels"]]
-    for key in ("corruptions", "corruptions_3d"):
-        pairs += [(name, str(sev)) for name in variants_cfg[key]["names"] for sev in variants_cfg[key]["severities"]]
-    pairs += [(style, "1") for style in variants_cfg["styles"]]
-    return pairs
 
 
 def is_split_itself(split: str, variant: str, level: str) -> bool:
