@@ -17,6 +17,7 @@ include: "workflow/rules/variants.smk"
 include: "workflow/rules/depth.smk"
 include: "workflow/rules/real_datasets.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/compnets_data.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
 

@@ -289,3 +289,29 @@ def _save_imagenet3d(path: Path, dicts: list[dict]) -> None:
     annotations = np.empty(len(dicts), dtype=object)
     annotations[:] = dicts
     np.savez(path, annotations=annotations)
+
+
+def write_imagenet3d_classes(data_root: Path, images: dict[str, tuple[int, int]], seed: int = 0) -> Path:
+    """``imagenet3d`` with real renders of several classes: ``images[cls] = (n_train, n_val)`` one-object images.
+
+    Class names must be PASCAL3D+ classes (their procedural CAD models stand in for ImageNet3D's); every pose is
+    drawn at random. Returns the ``imagenet3d`` folder.
+    """
+    root = data_root / "imagenet3d"
+    cad = {cls: meshes(cls) for cls in images}
+    write_cad(root / "CAD", cad)
+    rng = np.random.default_rng(seed)
+    lists = root / "lists"
+    lists.mkdir(parents=True, exist_ok=True)
+    for c, (cls, counts) in enumerate(images.items()):
+        for split, n in zip(("train", "val"), counts, strict=True):
+            names = [f"n{c:08d}_{split}{i:03d}" for i in range(n)]
+            for i, name in enumerate(names):
+                obj = Obj(cls, float(rng.uniform(0, 360)), float(rng.uniform(0, 30)), float(rng.uniform(-10, 10)),
+                          float(rng.uniform(4.5, 5.5)), (float(rng.uniform(180, 220)), float(rng.uniform(130, 170))),
+                          cad_index=1 + i % 2)
+                img, masks = render([obj], cad, seed * 1000 + c * 100 + i + (50 if split == "val" else 0))
+                write_image(root / "images" / cls / f"{name}.JPEG", img)
+                _save_imagenet3d(root / "annotations" / cls / f"{name}.npz", [_imagenet3d_dict(obj, masks[0])])
+            (lists / f"{cls}_imagenet_{split}.txt").write_text("".join(f"{name}\n" for name in names))
+    return root

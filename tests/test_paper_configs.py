@@ -151,6 +151,13 @@ def test_compnets_dry_run_lists_every_real_dataset_job(dry_runs):
     assert jobs["convert_dataset"] == {f"{out}/imagenet3d/{s}/manifest.csv" for s in ("train", "val")}
     variants = [f"occlusion/L{k}" for k in (1, 2, 3)] + [f"{c}/4" for c in ("brightness", "frost", "snow", "fog")]
     assert jobs["real_variant"] == {f"{out}/imagenet3d/variants/val/{v}" for v in variants}
+    # the 3D-CompNets stage reads ImageNet3D: seen train less calibration, seen/unseen val, seen val variants
+    derived = f"{out}/imagenet3d/compnets"
+    assert (counts["compnets_holdout"], counts["compnets_val_subset"], counts["compnets_variant_subset"]) == (1, 2, 7)
+    assert jobs["compnets_val_subset"] == {f"{derived}/{p}/manifest.csv" for p in ("test", "unseen")}
+    assert jobs["compnets_variant_subset"] == {f"{derived}/variants/test/{v}/manifest.csv" for v in variants}
+    assert counts["train_model"] == 6 and f"input: {derived}/train/manifest.csv, {derived}/calibration" in text
+    assert "results/imagenet3d/metrics.csv" in jobs["metrics"]
 
 
 def test_ntdm_dry_run_lists_every_real_dataset_job(dry_runs):
@@ -212,6 +219,7 @@ def test_convert_dataset_imagenet3d_with_cad_masks_feeds_the_occlusion_variant(r
     cfg = merged_config("compnets")
     cfg["datasets"]["raw_root"] = str(raw_root)
     cfg["datasets"]["imagenet3d"].update(classes=["sofa"], splits=["val"], image_size=list(CROP_SIZE))
+    cfg["compnets"]["data"]["source"] = "synthetic"  # (training on ImageNet3D would need its train split too)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "imagenet3d"

@@ -123,9 +123,30 @@ def _check_backbone(name: str, entry: dict[str, Any]) -> None:
                           f"= {known}, got {tuple(entry[k] for k in shape_keys)}")
 
 
+def _check_compnets_data(config: dict[str, Any]) -> None:
+    """The real-data route needs ImageNet3D converted with both splits and unseen classes among its classes."""
+    data = config["compnets"]["data"]
+    if data["source"] != "imagenet3d":
+        return
+    block = config.get("datasets", {}).get("imagenet3d", {})
+    if not block.get("enabled"):
+        raise ConfigError("key 'compnets.data.source': imagenet3d needs datasets.imagenet3d.enabled: true")
+    missing = [s for s in ("train", "val") if s not in block["splits"]]
+    if missing:
+        raise ConfigError(f"key 'datasets.imagenet3d.splits': compnets.data.source imagenet3d needs {missing} too")
+    key = "classes" if block.get("classes") else "include"  # without a class list, `include` forces them in
+    outside = [c for c in data["unseen_classes"] if c not in (block.get(key) or [])]
+    if outside:
+        raise ConfigError(f"key 'compnets.data.unseen_classes': {outside} are not in datasets.imagenet3d.{key}, so "
+                          "the converted data need not have them")
+    if not data["unseen_classes"]:
+        raise ConfigError("key 'compnets.data.unseen_classes': Table 3 needs at least one unseen class")
+
+
 def _check_compnets(config: dict[str, Any]) -> None:
     """3D-CompNets: models name existing backbones, losses fit their family, sizes fit the mesh."""
     cfg = config["compnets"]
+    _check_compnets_data(config)
     for name, entry in cfg["backbones"].items():
         _check_backbone(name, entry)
     mesh = cfg["mesh"]

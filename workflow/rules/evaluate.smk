@@ -1,5 +1,5 @@
 # Per-sample predictions of each model on each (split, variant, level) the tables read, then the tidy metrics
-# of the synthetic benchmark (benchmark, paper, model, split, variant, level, metric, value, n).
+# of the data route's benchmark (benchmark, paper, model, split, variant, level, metric, value, n).
 
 
 rule predict:
@@ -35,6 +35,8 @@ rule metrics:
         COMPNETS.predictions(),
     output:
         COMPNETS.metrics,
+    params:
+        benchmark=COMPNETS.benchmark,
     log:
         "logs/compnets/metrics.log",
     benchmark:
@@ -46,5 +48,5 @@ rule metrics:
         mem_mb=lambda wildcards, attempt: 4000 * attempt,
         runtime=lambda wildcards, attempt: 30 * attempt,
     shell:
-        "python -m robust3d evaluate --predictions {input} --benchmark synthetic --paper compnets --out {output} "
-        "> {log} 2>&1"
+        "python -m robust3d evaluate --predictions {input} --benchmark {params.benchmark} --paper compnets "
+        "--out {output} > {log} 2>&1"

@@ -18,6 +18,7 @@ rule compnets_tables:
                        subcategory="3D-CompNets"),
     params:
         config=COMPNETS.tables_config_file,
+        benchmark=COMPNETS.benchmark,
         tables=COMPNETS.tables_dir_param,
         figures=COMPNETS.figures_dir_param,
     log:
@@ -32,5 +33,5 @@ rule compnets_tables:
         runtime=lambda wildcards, attempt: 15 * attempt,
     shell:
         "python -m robust3d tables --paper compnets --config {params.config} --metrics {input.metrics} "
-        "--benchmark synthetic --train-metrics {input.train} --scaling {input.scaling} "
+        "--benchmark {params.benchmark} --train-metrics {input.train} --scaling {input.scaling} "
         "--predictions {input.predictions} --out-dir {params.tables} --figures-dir {params.figures} > {log} 2>&1"

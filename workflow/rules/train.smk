@@ -1,5 +1,6 @@
 # 3D-CompNets models: every model of `compnets.models` (dual-head baselines and neural mesh models) trained on
-# the synthetic train split; neural mesh models with the compnets loss read the calibration split's confusion.
+# the train split of the data route (compnets.data.source: the synthetic benchmark or ImageNet3D); neural mesh
+# models with the compnets loss read the calibration split's confusion.
 # The plan (paths, input functions, resources) lives in robust3d.tables.plan, derived from the paper's tables.
 from robust3d.tables.plan import CompnetsPlan
 
@@ -10,7 +11,7 @@ rule train_model:
     input:
         train=COMPNETS.manifest("train"),
         calibration=COMPNETS.calibration_manifest,
-        cad=f"{SYNTH_ROOT}/cad",
+        cad=COMPNETS.cad_input,
     output:
         model=f"{RESULTS}/models/{{model}}/model.pt",
         metrics=f"{RESULTS}/models/{{model}}/train.json",

@@ -6,6 +6,7 @@ annotation ``.npz`` has at least the keys of NeMo-preprocessed PASCAL3D+ (angles
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pandas as pd
 
 MANIFEST_COLUMNS = ("sample_id", "class", "image", "annotation", "mask_visible", "mask_amodal", "depth",
                     "occluder_mask", "variant", "level")
+#: The contract's columns that hold paths (relative to the manifest's folder).
+PATH_COLUMNS = ("image", "annotation", "mask_visible", "mask_amodal", "depth", "occluder_mask")
 ANNOTATION_KEYS = ("azimuth", "elevation", "theta", "distance", "focal", "viewport", "principal",
                    "cad_index", "bbox", "class")
 
@@ -33,6 +36,28 @@ def read_table(path: str | Path, required: Sequence[str], what: str) -> pd.DataF
 def read_manifest(path: str | Path) -> pd.DataFrame:
     """Read a manifest and check it has the contract's columns; empty cells become ''."""
     return read_table(path, MANIFEST_COLUMNS, "manifest")
+
+
+def path_columns(df: pd.DataFrame, root: Path) -> list[str]:
+    """The contract's path columns, plus any extra column whose every non-empty cell is a file under ``root``."""
+    cols = [c for c in PATH_COLUMNS if c in df.columns]
+    for c in df.columns:
+        if c in cols or c in MANIFEST_COLUMNS:
+            continue
+        values = [v for v in df[c] if v]
+        if values and all(isinstance(v, str) and (root / v).is_file() for v in values):
+            cols.append(c)
+    return cols
+
+
+def relocate_manifest(df: pd.DataFrame, src_dir: str | Path, dst_dir: str | Path) -> pd.DataFrame:
+    """``df`` (a manifest of ``src_dir``) with every path rewritten relative to ``dst_dir``: the same files, listed
+    from another folder (a subset or a derived split written elsewhere still resolves)."""
+    src, dst = Path(src_dir).resolve(), Path(dst_dir).resolve()
+    out = df.copy()
+    for c in path_columns(df, src):
+        out[c] = [os.path.relpath(src / v, dst) if v else "" for v in df[c]]
+    return out
 
 
 def load_annotation(path: str | Path) -> dict:

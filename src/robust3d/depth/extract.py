@@ -7,7 +7,6 @@ appears only when complete (``atomic_dir``). ``evaluate_depth`` scores pseudo-de
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,25 +17,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from robust3d.data.format import MANIFEST_COLUMNS, read_manifest
+from robust3d.data.format import read_manifest, relocate_manifest
 from robust3d.data.io import atomic_dir, read_image, write_npy
 from robust3d.depth.backends import DepthBackend, get_backend
 from robust3d.depth.metrics import aggregate, per_image_depth_metrics
 
-PATH_COLUMNS = ("image", "annotation", "mask_visible", "mask_amodal", "depth", "occluder_mask")
 PSEUDO_DEPTH = "pseudo_depth"
-
-
-def _path_columns(df: pd.DataFrame, root: Path) -> list[str]:
-    """The contract's path columns, plus any extra column whose every non-empty cell is a file under ``root``."""
-    cols = [c for c in PATH_COLUMNS if c in df.columns]
-    for c in df.columns:
-        if c in cols or c in MANIFEST_COLUMNS:
-            continue
-        values = [v for v in df[c] if v]
-        if values and all(isinstance(v, str) and (root / v).is_file() for v in values):
-            cols.append(c)
-    return cols
 
 
 def _batches(df: pd.DataFrame, root: Path, batch_size: int):
@@ -68,10 +54,7 @@ def extract_depth(manifest: Path, backend: DepthBackend | str, out_dir: Path, ba
         raise ValueError(f"{manifest} repeats sample ids; their depth files would collide")
     if df.empty:
         raise ValueError(f"{manifest} has no samples")
-    path_cols = _path_columns(df, src)
-    out = df.copy()
-    for c in path_cols:
-        out[c] = [os.path.relpath(src / v, dst) if v else "" for v in df[c]]
+    out = relocate_manifest(df, src, dst)
     out[PSEUDO_DEPTH] = [f"depth/{sid}.npy" for sid in df["sample_id"]]
 
     with atomic_dir(dst) as tmp:

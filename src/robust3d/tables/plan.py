@@ -1,9 +1,9 @@
 """What the 3D-CompNets stage runs, derived from the tables: the workflow trains every configured model and
 predicts exactly the (model, split, variant, level) cells the table specs read and this config builds.
 
-Used by workflow/rules/{train,evaluate,tables}.smk (paths, input functions, resources) and by the ``tables``
-command (the reason a cell is missing). The stage runs on the synthetic benchmark; a real-dataset route would be
-another mapping from (split, variant, level) to a manifest.
+Used by workflow/rules/{train,evaluate,tables,compnets_data}.smk (paths, input functions, resources) and by the
+``tables`` command (the reason a cell is missing). Which manifests the cells map to is the data route's business
+(``compnets.data.source``, :mod:`robust3d.tables.routes`).
 """
 
 from __future__ import annotations
@@ -12,33 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robust3d.tables.compnets import PAPER, table_specs
-from robust3d.tables.spec import SPLIT_OWN_VARIANTS
-from robust3d.variants import variant_pairs
+from robust3d.tables.routes import ImageNet3DRoute, Route, data_route
 
 TABLE_NAMES = ("table1", "table2", "table3", "table4", "figure1", "figure2")
-BENCHMARK = "synthetic"
-
-
-def is_split_itself(split: str, variant: str, level: str) -> bool:
-    """Whether (split, variant, level) is a split's own manifest rather than a variant folder built from it."""
-    return variant == "clean" or SPLIT_OWN_VARIANTS.get(split) == (variant, str(level))
 
 
 def unavailable(config: dict, split: str, variant: str, level: str) -> str | None:
-    """Why this config builds no (split, variant, level) of the synthetic benchmark, or None if it does."""
-    from robust3d.synth.plan import split_size
-
-    if split_size(config, split) == 0:
-        n = config["synthetic"]["splits"].get(split, 0)
-        why = "no unseen_categories" if split == "unseen" and n else f"synthetic.splits.{split} = {n}"
-        return f"not built by this config ({why})"
-    if is_split_itself(split, variant, level):
-        return None
-    if split not in config["variants"]["splits"]:
-        return f"not built by this config (variants.splits has no '{split}')"
-    if (variant, str(level)) not in variant_pairs(config["variants"]):
-        return f"not built by this config (no variant {variant}/{level} in the variants section)"
-    return None
+    """Why this config builds no data for (split, variant, level), or None if it does."""
+    return data_route(config).unavailable(split, variant, level)
 
 
 @dataclass
@@ -56,11 +37,13 @@ class CompnetsPlan:
         the pose refinement reruns predictions but not training, and editing `variants` reruns only the tables."""
         from robust3d.config import write_resolved_config
 
-        sections = ("seed", "device", "compnets", "synthetic")
+        data = ("datasets",) if isinstance(data_route(config), ImageNet3DRoute) else ()
+        sections = ("seed", "device", "compnets", "synthetic", *data)
         jobs = write_resolved_config(config, folder, "compnets", sections)
         train = write_resolved_config(config, folder, "compnets-train", sections,
                                       ignore=("compnets.pose", "compnets.scaling"))
-        tables = write_resolved_config(config, folder, "compnets-tables", ("compnets", "synthetic", "variants"))
+        tables = write_resolved_config(config, folder, "compnets-tables",
+                                       ("compnets", "synthetic", "variants", *data))
         return cls(config, jobs, train, tables)
 
     # ------------------------------------------------------------------ what runs
@@ -69,8 +52,13 @@ class CompnetsPlan:
         return self.config["results"]
 
     @property
-    def synth_root(self) -> str:
-        return self.config["synthetic"]["root"]
+    def route(self) -> Route:
+        return data_route(self.config)
+
+    @property
+    def benchmark(self) -> str:
+        """The benchmark name of the metrics rows (and of their folder)."""
+        return self.route.name
 
     @property
     def models(self) -> list[str]:
@@ -105,7 +93,7 @@ class CompnetsPlan:
 
     @property
     def metrics(self) -> str:
-        return f"{self.results}/{BENCHMARK}/metrics.csv"
+        return f"{self.results}/{self.benchmark}/metrics.csv"
 
     @property
     def scaling(self) -> str:
@@ -135,7 +123,7 @@ class CompnetsPlan:
 
     # ------------------------------------------------------------------ inputs and params of the rules
     def manifest(self, split: str) -> str:
-        return f"{self.synth_root}/{split}/manifest.csv"
+        return self.route.manifest(split)
 
     @property
     def calibration_manifest(self) -> str:
@@ -143,11 +131,14 @@ class CompnetsPlan:
         split = "calibration" if unavailable(self.config, "calibration", "clean", "0") is None else "train"
         return self.manifest(split)
 
+    @property
+    def cad_input(self) -> str:
+        """A file or folder whose presence means the training split's CAD models exist."""
+        return self.route.cad_input
+
     def predict_input(self, wildcards) -> str:
-        """A clean split's manifest, or a variant's folder (a directory output of make_variant)."""
-        if is_split_itself(wildcards.split, wildcards.variant, wildcards.level):
-            return self.manifest(wildcards.split)
-        return f"{self.synth_root}/variants/{wildcards.split}/{wildcards.variant}/{wildcards.level}"
+        """A split's manifest, or a variant (a folder of the synthetic route, a manifest of the real one)."""
+        return self.route.predict_input(wildcards.split, wildcards.variant, wildcards.level)
 
     def predict_manifest(self, wildcards, input) -> str:
         path = str(input.manifest)

@@ -281,3 +281,35 @@ def add_cad_masks(split_dir: str | Path, cad_root: str | Path):
     if skipped.exists():
         out.attrs["skipped"] = pd.read_csv(skipped)
     return out
+
+
+# ---------------------------------------------------------------------------------------------- class subsets
+
+def _subset_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", required=True, help="manifest of a converted split (or of a variant of one)")
+    p.add_argument("--out", required=True, help="manifest to write; its paths point at the original files")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--classes", nargs="+", help="keep only these classes (each must have samples)")
+    which.add_argument("--exclude-classes", nargs="+", help="drop these classes")
+    p.add_argument("--held-out", help="also hold out part of every class's images into this manifest")
+    p.add_argument("--fraction", type=float, help="share of each class's images held out (with --held-out)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+@command("subset-manifest", "write a class subset of a split (and a held-out part) as manifests in other folders",
+         _subset_args)
+def subset_manifest(args: argparse.Namespace) -> int:
+    from robust3d.data.subsets import subset_manifest as run
+
+    if (args.held_out is None) != (args.fraction is None):
+        print("robust3d: --held-out and --fraction go together", file=sys.stderr)
+        return 2
+    try:
+        counts = run(args.manifest, args.out, keep=args.classes, drop=args.exclude_classes, held_out=args.held_out,
+                     fraction=args.fraction, seed=args.seed)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"robust3d: {err}", file=sys.stderr)
+        return 1
+    print(f"{args.out}: {counts['samples']} samples of {counts['classes']} classes"
+          + (f"; held out {counts['held_out']} into {args.held_out}" if "held_out" in counts else ""))
+    return 0
