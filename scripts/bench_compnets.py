@@ -6,19 +6,28 @@
    the config's sizes (K, N_b) and at the paper's (NOVUM* with 1000 vertices, 3D-CompNets K = 500, N_b = 2560; there
    also at the paper's 188 classes, beside the paper's Table 1 ratio as a reference).
    Goal: ratio <= 7% at the default class count and <= 5% at 100 classes.
-2. The slope of log(training step time) against log(number of classes) for NOVUM (each K of
+2. The same ratio on the embedded benchmark's geometry: the first training batch of epoch 0 (the batch Table 1
+   counts) with the real class cuboids of each model (NOVUM's and 3D-CompNets' own K; real cuboids have more
+   vertices than K) and their real visibility, for omega = 1, the trained omega of the config's N = 32 ResNet model
+   (``<results>/models/<model>/train.json``, key ``omega``) and omega = 0; and, from both models' train.json, the
+   ratio of the loss GFLOPs averaged over training (``loss_gflops_mean``: each epoch's first batch, its omega).
+3. The slope of log(training step time) against log(number of classes) for NOVUM (each K of
    ``compnets.scaling.novum_vertices``) and 3D-CompNets, from ``compnets-scaling``'s timed steps (backbone + loss on a
    fixed batch, random banks), and the same slope for the loss alone (forward + backward), where the backbone's
    constant cost does not hide the loss's growth.
 
-Usage: ``python scripts/bench_compnets.py [--config config.yaml] [--classes 10 20 50 100] [--device cpu]``
+Usage: ``python scripts/bench_compnets.py [--config config.yaml] [--results DIR] [--classes 10 20 50 100]
+[--device cpu] [--skip-geometry] [--skip-timing]``
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,12 +42,21 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
+def _novum_model(cfg: dict) -> str | None:
+    """The id of the config's NOVUM model, if it has one."""
+    return next((name for name, m in cfg["compnets"]["models"].items() if m.get("loss") == "novum"), None)
+
+
 def _novum_vertices(cfg: dict, default: int) -> int:
     """K of the config's NOVUM model (its own vertices_per_class), or ``default`` when it has none."""
     from robust3d.models.registry import model_spec
 
-    novum = [name for name, m in cfg["compnets"]["models"].items() if m.get("loss") == "novum"]
-    return model_spec(cfg, novum[0]).n_vertices(cfg) if novum else default
+    novum = _novum_model(cfg)
+    return model_spec(cfg, novum).n_vertices(cfg) if novum else default
+
+
+def _mark(ratio: float, goal: float) -> str:
+    return "ok" if ratio <= goal else f"> {goal:.0%}"
 
 
 def flop_section(cfg: dict) -> None:
@@ -69,9 +87,73 @@ def flop_section(cfg: dict) -> None:
                 if y == PAPER_CLASSES:
                     mark = f"(paper's Table 1, reference: {PAPER_TABLE1_RATIO:.1%})"
                 else:
-                    goal = 0.07 if y == default_classes else 0.05
-                    mark = "ok" if comp / novum <= goal else f"> {goal:.0%}"
-                print(f"{label:50s} {y:4d} {novum:9.3f} {name:>7s} {comp:9.3f} {comp / novum:7.1%} {mark}")
+                    mark = _mark(comp / novum, 0.07 if y == default_classes else 0.05)
+                print(f"{label:50s} {y:4d} {novum:9.3f} {name:>7s} {comp:9.3f} {comp / novum:7.2%} {mark}")
+
+
+def _train_metrics(path: Path, key: str) -> tuple[dict[str, Any] | None, str]:
+    """A model's train.json when it has ``key``; else None and why not (which file, what makes it)."""
+    if not path.is_file():
+        return None, f"{path} is missing: `make run` makes it"
+    data = json.loads(path.read_text())
+    if data.get(key) is None:
+        return None, (f"{path} has no `{key}` (written before train.py stored it): delete it and `make run` "
+                      "retrains the model")
+    return data, ""
+
+
+def geometry_section(cfg: dict, results: str) -> None:
+    """Section 2: the FLOP ratio on the benchmark's real cuboids and visibility, with the trained omega."""
+    import torch
+
+    from robust3d.models.neural_mesh.flops import compnets_model, real_batch
+    from robust3d.models.registry import model_spec
+    from robust3d.tables.plan import CompnetsPlan
+
+    c = cfg["compnets"]
+    plan = CompnetsPlan({**cfg, "results": results}, config_file="")
+    manifest = Path(plan.manifest("train"))
+    print("\n== Contrastive-loss GFLOPs per step on the embedded benchmark's geometry (goal: ratio <= 7%) ==")
+    if not manifest.is_file():
+        print(f"the embedded benchmark's train split {manifest} does not exist: `make run` or "
+              f"`snakemake {manifest}` builds it")
+        return
+    novum_id, comp_id = _novum_model(cfg), compnets_model(c, 32)
+    k = model_spec(cfg, comp_id).n_vertices(cfg)
+    k_novum = _novum_vertices(cfg, k)
+    novum_batch, comp_batch = real_batch(cfg, manifest, k_novum), real_batch(cfg, manifest, k)
+    y = len(comp_batch.classes)
+    print(f"first batch of epoch 0 of {manifest} ({c['train']['batch_size']} images, {y} classes), random unit "
+          f"features, D = {c['feature_dim']}, N_b = {c['mesh']['background_features']}")
+    for name, kk, batch in (("NOVUM", k_novum, novum_batch), (f"3D-CompNets ({comp_id}, N = 32)", k, comp_batch)):
+        print(f"  {name}: K = {kk} -> {batch.n_vertices.float().mean():.0f} vertices per class on average "
+              f"({int(batch.n_vertices.min())}-{int(batch.n_vertices.max())}), {len(batch.f)} visible in the batch")
+    novum = novum_batch.gflops("novum")
+    trained, why = _train_metrics(Path(plan.train_metrics(comp_id)), "omega")
+    if trained is not None and trained["classes"] != comp_batch.classes:
+        trained, why = None, (f"{plan.train_metrics(comp_id)} was trained on classes {trained['classes']}, not the "
+                              f"split's {comp_batch.classes}")
+    omegas = [("1 (before the first calibration)", torch.ones(y, y)),
+              (f"trained ({comp_id})", torch.tensor(trained["omega"]) if trained is not None else None),
+              ("0 (no class pair confused)", torch.zeros(y, y))]
+    print(f"{'omega':40s} {'nonzero':>8s} {'NOVUM':>9s} {'CompNets':>9s} {'ratio':>8s}")
+    for label, omega in omegas:
+        if omega is None:
+            print(f"{label:40s} {why}")
+            continue
+        off = omega[~torch.eye(y, dtype=torch.bool)]
+        comp = comp_batch.gflops("compnets", omega, 32)
+        print(f"{label:40s} {float((off > 0).float().mean()):8.1%} {novum:9.3f} {comp:9.3f} {comp / novum:8.2%} "
+              f"{_mark(comp / novum, 0.07)}")
+
+    means = [_train_metrics(Path(plan.train_metrics(m)), "loss_gflops_mean") if m else (None, "no NOVUM model")
+             for m in (novum_id, comp_id)]
+    if all(data is not None for data, _ in means):
+        novum_mean, comp_mean = (data["loss_gflops_mean"] for data, _ in means)
+        print(f"{'averaged over training (train.json)':40s} {'':8s} {novum_mean:9.3f} {comp_mean:9.3f} "
+              f"{comp_mean / novum_mean:8.2%} {_mark(comp_mean / novum_mean, 0.07)}")
+    else:
+        print("averaged over training: " + "; ".join(why for data, why in means if data is None))
 
 
 def timing_section(cfg: dict, classes: list[int], device: str) -> None:
@@ -108,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, help="timed steps per point (default: compnets.scaling.steps)")
+    parser.add_argument("--results", help="the results folder with models/<model>/train.json (default: the "
+                        "config's `results`)")
+    parser.add_argument("--skip-geometry", action="store_true", help="skip the FLOPs on the benchmark's geometry")
     parser.add_argument("--skip-timing", action="store_true")
     args = parser.parse_args(argv)
 
@@ -121,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg["compnets"]["scaling"]["steps"] = args.steps
     started = time.perf_counter()
     flop_section(cfg)
+    if not args.skip_geometry:
+        geometry_section(cfg, args.results or cfg["results"])
     if not args.skip_timing:
         timing_section(cfg, args.classes or list(cfg["compnets"]["scaling"]["classes"]), args.device)
     print(f"\n(total {time.perf_counter() - started:.0f} s)")

@@ -16,6 +16,7 @@ import yaml
 from robust3d.data.format import load_annotation
 from robust3d.data.io import read_mask
 from robust3d.models.data import ManifestDataset, camera_batch, manifest_classes
+from robust3d.models.neural_mesh.flops import real_batch
 from robust3d.models.neural_mesh.mesh import (
     NeuralMeshModel,
     background_cells,
@@ -135,6 +136,12 @@ def test_train_writes_model_and_metrics_improves_and_resumes_exactly(config, dat
     assert history[1]["loss"] < history[0]["loss"]  # training lowers the contrastive loss
     assert "omega_nonzero" in history[0]  # confusion_every = 1: omega was calibrated after epoch 1
     assert not (tmp_path / "full" / "model.pt.ckpt").exists()
+    # The loss's GFLOPs per epoch (its first batch, its omega: 1 in epoch 0, calibrated after) and the final omega.
+    assert torch.tensor(metrics["omega"]).shape == (3, 3)
+    per_epoch = metrics["loss_gflops_per_epoch"]
+    assert len(per_epoch) == 2 and per_epoch == [h["loss_gflops"] for h in history] and per_epoch[0] >= per_epoch[-1]
+    assert metrics["loss_gflops_mean"] == pytest.approx(np.mean(per_epoch))
+    assert metrics["loss_gflops_per_step"] <= per_epoch[0]  # the same batch as epoch 0's, with the final omega
 
     model = NeuralMeshModel.load(tmp_path / "full" / "model.pt")
     assert model.classes == metrics["classes"] and model.stride == 8 and model.feature_dim == 16
@@ -154,7 +161,8 @@ def test_train_writes_model_and_metrics_improves_and_resumes_exactly(config, dat
     again = NeuralMeshModel.load(tmp_path / "resumed" / "model.pt")
     torch.testing.assert_close(again.features, model.features, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(again.background, model.background, rtol=1e-5, atol=1e-6)
-    assert full["loss_gflops_per_step"] == pytest.approx(resumed["loss_gflops_per_step"])
+    for key in ("loss_gflops_per_step", "loss_gflops_per_epoch", "loss_gflops_mean", "omega"):
+        assert resumed[key] == full[key], key
 
 
 def test_a_checkpoint_of_another_configuration_is_refused(config, dataset, tmp_path):
@@ -175,6 +183,10 @@ def test_novum_and_a_vit_backbone_train_and_novum_counts_more_loss_flops(config,
     assert math.isfinite(vit["final_loss"]) and math.isfinite(novum["final_loss"])
     # Same first batch (visibility does not depend on the backbone): NOVUM contrasts every vertex of every class.
     assert novum["loss_gflops_per_step"] > vit["loss_gflops_per_step"]
+    assert novum["omega"] == [[1.0] * 3] * 3 and novum["loss_gflops_per_epoch"] == [novum["loss_gflops_per_step"]]
+    # ... and the count on real geometry without training gives Table 1's number (NOVUM's does not depend on omega).
+    k = model_spec(config, "novum_resnet50").n_vertices(config)
+    assert real_batch(config, dataset / "train" / "manifest.csv", k).gflops("novum") == novum["loss_gflops_per_step"]
 
 
 def test_cli_trains_through_the_registry_and_measures_scaling(dataset, tmp_path):

@@ -12,6 +12,11 @@ random cells. It times full training steps (backbone forward, loss, backward, Ad
 and omega = 1 everywhere (the densest, most expensive case, before any calibration). No real data are involved:
 the costs depend only on the sizes. The batch is ``scaling.batch_size`` images (default 2: NOVUM's logits at
 K = 1000 and 100 classes take 0.4 GB per image).
+
+On real geometry (:func:`real_batch`): the class cuboids a model trains on (about its K vertices each, not exactly)
+and the vertices visible in the first training batch of epoch 0 (as ``train`` counts Table 1's GFLOPs), with random
+unit features in place of trained ones: the count depends on the sizes only, so this gives a trained model's loss
+GFLOPs without training it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -50,6 +57,52 @@ def loss_gflops(loss: str, f: torch.Tensor, cls: torch.Tensor, vertex: torch.Ten
                              near, generator=torch.Generator().manual_seed(seed))
 
     return count_flops(run) / 1e9
+
+
+@dataclass
+class RealBatch:
+    """The visible vertices of one real training batch, on a bank of random unit features over the classes' cuboids."""
+
+    classes: list[str]
+    f: torch.Tensor  # (V, D) unit image features at the visible vertices
+    cls: torch.Tensor  # (V,) class of each
+    vertex: torch.Tensor  # (V,) vertex index in its class's cuboid
+    features: torch.Tensor  # (Y, Kmax, D), zero padding past n_vertices[y]
+    n_vertices: torch.Tensor  # (Y,) K_y
+    background: torch.Tensor  # (N_b, D)
+    near: torch.Tensor  # (Y, Kmax, Kmax) NOVUM's near-vertex mask
+    temperature: float
+
+    def gflops(self, loss: str, omega: torch.Tensor | None = None, cross_samples: int | None = None) -> float:
+        """The loss's GFLOPs on this batch, counted as ``train`` counts them; ``omega`` None: 1 everywhere."""
+        y_count = len(self.classes)
+        omega = torch.ones(y_count, y_count) if omega is None else omega
+        return loss_gflops(loss, self.f, self.cls, self.vertex, self.features, self.n_vertices, self.background,
+                           self.temperature, self.near, omega, cross_samples)
+
+
+def real_batch(cfg: dict, train_manifest: str | Path, n_vertices: int) -> RealBatch:
+    """Epoch 0's first batch of ``train_manifest`` (``compnets.train.batch_size`` images in ``train``'s order) on the
+    cuboids of a model with K = ``n_vertices``: the batch whose loss ``train`` counts for Table 1."""
+    from robust3d.models.data import ManifestDataset
+    from robust3d.models.neural_mesh.bank import FeatureBank
+    from robust3d.models.neural_mesh.train import class_meshes, sample_geometry  # (train imports this module)
+    from robust3d.models.training import epoch_order
+
+    c = cfg["compnets"]
+    mesh, d = c["mesh"], int(c["feature_dim"])
+    meshes = class_meshes(Path(train_manifest), n_vertices, float(mesh["remove_near"]))
+    ds = ManifestDataset(train_manifest, meshes.classes)
+    first = epoch_order(len(ds), int(cfg.get("seed", 0)), 0)[: int(c["train"]["batch_size"])]
+    # Visibility does not depend on the feature stride (only the cells do): stride 1 needs no backbone.
+    geom = sample_geometry(ds, meshes.vertices, meshes.faces, tuple(ds[0]["image"].shape[-2:]), 1, first)
+    img, vertex = geom.visible.nonzero(as_tuple=True)
+    g = torch.Generator().manual_seed(0)
+    bank = FeatureBank([len(v) for v in meshes.vertices], d, int(mesh["background_features"]),
+                       float(mesh["momentum"]), generator=g)
+    f = F.normalize(torch.randn(len(vertex), d, generator=g), dim=-1)
+    return RealBatch(meshes.classes, f, torch.as_tensor(ds.class_index)[first][img], vertex, bank.features,
+                     bank.n_vertices, bank.background, meshes.near, float(mesh["temperature"]))
 
 
 def synthetic_batch(n_classes: int, n_vertices: int, feature_dim: int, n_background: int, batch: int,
@@ -134,7 +187,7 @@ def scaling_rows(cfg: dict, device: torch.device | str = "cpu", classes: list[in
 
     c = cfg["compnets"]
     scaling, mesh = c["scaling"], c["mesh"]
-    compnets = _scaling_compnets_model(c)
+    compnets = c["models"][compnets_model(c)]
     entry = c["backbones"][compnets["backbone"]]
     size = int(cfg["synthetic"]["image_size"])
     batch = int(scaling.get("batch_size", 2))
@@ -183,13 +236,17 @@ def _loss(loss: str, f: torch.Tensor, data: dict, temperature: float, omega: tor
     return compnets_loss(*args, omega, n, generator=torch.Generator().manual_seed(0))
 
 
-def _scaling_compnets_model(c: dict) -> dict:
-    """Figure 2's 3D-CompNets: the compnets model with the smallest N (paper: 32), on a ResNet when there is one."""
-    models = [m for m in c["models"].values() if m.get("family") == "neural_mesh" and m.get("loss") == "compnets"]
+def compnets_model(c: dict, cross_samples: int | None = None) -> str:
+    """The id of the 3D-CompNets model with N = ``cross_samples`` (None: the smallest N; paper: 32), on a ResNet when
+    there is one: Figure 2's, and the one the efficiency goal is about (``c`` is the config's compnets section)."""
+    models = {name: m for name, m in c["models"].items() if m.get("family") == "neural_mesh"
+              and m.get("loss") == "compnets" and cross_samples in (None, m.get("cross_samples"))}
     if not models:
-        raise ValueError("compnets.models has no neural_mesh model with loss compnets to scale")
+        n = "" if cross_samples is None else f" and cross_samples {cross_samples}"
+        raise ValueError(f"compnets.models has no neural_mesh model with loss compnets{n}")
     kinds = {name: entry.get("kind") for name, entry in c["backbones"].items()}
-    return min(models, key=lambda m: (m["cross_samples"], kinds.get(m["backbone"]) != "resnetext", m["backbone"]))
+    return min(models, key=lambda name: (models[name]["cross_samples"], kinds.get(models[name]["backbone"])
+                                         != "resnetext", models[name]["backbone"], name))
 
 
 def _sync(device: torch.device) -> None:

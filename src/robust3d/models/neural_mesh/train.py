@@ -8,6 +8,13 @@ per image, drawn from cells the object does not cover, enter the FIFO. For 3D-Co
 epochs the calibration split is classified with Eq. 7 and omega is the row-normalised confusion matrix, zeroed below
 ``confusion_threshold`` (omega = 1 before the first calibration).
 
+The metrics JSON holds, besides losses and times, the loss's GFLOPs (``flops.loss_gflops``): ``loss_gflops_per_step``
+(Table 1: the first batch of epoch 0 with the final omega), ``loss_gflops_per_epoch`` (each epoch's first batch with
+the omega in force in that epoch, kept in the epoch's history record so a resumed run has them too) and their mean
+``loss_gflops_mean`` (the per-step cost averaged over training, calibrations included; counting is left out of
+``train_seconds``), and ``omega``: the final omega, rows and columns in the order of ``classes`` (all ones for
+NOVUM, whose loss weighs every class pair 1).
+
 Resumable: every ``checkpoint_every`` epochs model, optimiser, bank, omega, epoch, history and RNG states go to
 ``<out>.ckpt``; a rerun continues from there and, since every random draw is a function of (seed, epoch, step),
 ends with exactly the model an uninterrupted run gives. The model and the metrics JSON are written atomically.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,28 +74,14 @@ class SampleGeometry:
     grid: tuple[int, int]
 
 
-def sample_geometry(ds: ManifestDataset, vertices: list[torch.Tensor], faces: list[torch.Tensor],
-                    image_hw: tuple[int, int], stride: int) -> SampleGeometry:
-    """Project each sample's class cuboid with its annotated camera (grouped by class: one batched call each)."""
-    kmax = max(len(v) for v in vertices)
-    n = len(ds)
-    grid = feature_grid(image_hw, stride)
-    cell = torch.zeros(n, kmax, dtype=torch.long)
-    visible = torch.zeros(n, kmax, dtype=torch.bool)
-    allowed = torch.zeros(n, grid[0] * grid[1], dtype=torch.bool)
-    cls_of = np.asarray(ds.class_index)
-    for y in sorted(set(cls_of.tolist()) - {-1}):
-        idx = np.flatnonzero(cls_of == y)
-        anns = [load_annotation(ds.root / ds.rows[i]["annotation"]) for i in idx]
-        masks = [read_mask(ds.root / ds.rows[i]["mask_amodal"]) if ds.rows[i].get("mask_amodal") else None
-                 for i in idx]
-        proj = project_vertices(vertices[y], faces[y], camera_batch(anns), image_hw, stride)
-        k = len(vertices[y])
-        cell[idx, :k] = proj.cell
-        visible[idx, :k] = proj.visible
-        allowed[idx] = background_cells(proj.uv, image_hw, stride,
-                                        [torch.from_numpy(m) if m is not None else None for m in masks])
-    return SampleGeometry(cell, visible, allowed, grid)
+@dataclass
+class ClassMeshes:
+    """Each class's cuboid (NeMo's, about the model's K vertices) and NOVUM's near-vertex mask over the bank."""
+
+    classes: list[str]
+    vertices: list[torch.Tensor]  # per class (K_y, 3)
+    faces: list[torch.Tensor]  # per class (F_y, 3) long
+    near: torch.Tensor  # (Y, Kmax, Kmax) bool, False on padding
 
 
 def _pad_stack(tensors: list[torch.Tensor], kmax: int) -> torch.Tensor:
@@ -95,6 +89,45 @@ def _pad_stack(tensors: list[torch.Tensor], kmax: int) -> torch.Tensor:
     for y, t in enumerate(tensors):
         out[y, : len(t), : len(t)] = t
     return out
+
+
+def class_meshes(train_manifest: Path, n_vertices: int, remove_near: float) -> ClassMeshes:
+    """The cuboids of the classes of ``train_manifest`` (from the CAD models above it): what a model trains on."""
+    classes = manifest_classes(train_manifest)
+    cad_root = find_cad_root(train_manifest)
+    meshes = [class_cuboid(cad_root, cls, n_vertices) for cls in classes]
+    vertices = [torch.from_numpy(v).float() for v, _ in meshes]
+    faces = [torch.from_numpy(f).long() for _, f in meshes]
+    near = _pad_stack([near_mask(v, remove_near) for v in vertices], max(len(v) for v in vertices))
+    return ClassMeshes(classes, vertices, faces, near)
+
+
+def sample_geometry(ds: ManifestDataset, vertices: list[torch.Tensor], faces: list[torch.Tensor],
+                    image_hw: tuple[int, int], stride: int, indices: Sequence[int] | None = None) -> SampleGeometry:
+    """Project each sample's class cuboid with its annotated camera (grouped by class: one batched call each).
+
+    ``indices`` restricts it to those samples (row i of the result is sample ``indices[i]``), e.g. one batch.
+    """
+    picked = np.arange(len(ds)) if indices is None else np.asarray(indices, dtype=np.int64)
+    kmax = max(len(v) for v in vertices)
+    n = len(picked)
+    grid = feature_grid(image_hw, stride)
+    cell = torch.zeros(n, kmax, dtype=torch.long)
+    visible = torch.zeros(n, kmax, dtype=torch.bool)
+    allowed = torch.zeros(n, grid[0] * grid[1], dtype=torch.bool)
+    cls_of = np.asarray(ds.class_index)[picked]
+    for y in sorted(set(cls_of.tolist()) - {-1}):
+        idx = np.flatnonzero(cls_of == y)
+        rows = [ds.rows[i] for i in picked[idx]]
+        anns = [load_annotation(ds.root / row["annotation"]) for row in rows]
+        masks = [read_mask(ds.root / row["mask_amodal"]) if row.get("mask_amodal") else None for row in rows]
+        proj = project_vertices(vertices[y], faces[y], camera_batch(anns), image_hw, stride)
+        k = len(vertices[y])
+        cell[idx, :k] = proj.cell
+        visible[idx, :k] = proj.visible
+        allowed[idx] = background_cells(proj.uv, image_hw, stride,
+                                        [torch.from_numpy(m) if m is not None else None for m in masks])
+    return SampleGeometry(cell, visible, allowed, grid)
 
 
 def contrastive_loss(spec: ModelSpec, f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor, bank: FeatureBank,
@@ -164,13 +197,8 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
               "train": {k: v for k, v in tcfg.items() if k not in ("num_threads", "checkpoint_every")}}
     started = time.perf_counter()
 
-    classes = manifest_classes(train_manifest)
-    cad_root = find_cad_root(train_manifest)
-    meshes = [class_cuboid(cad_root, cls, spec.n_vertices(cfg)) for cls in classes]
-    vertices = [torch.from_numpy(v).float() for v, _ in meshes]
-    faces = [torch.from_numpy(f).long() for _, f in meshes]
-    kmax = max(len(v) for v in vertices)
-    near = _pad_stack([near_mask(v, float(mcfg["remove_near"])) for v in vertices], kmax).to(device)
+    meshes = class_meshes(train_manifest, spec.n_vertices(cfg), float(mcfg["remove_near"]))
+    classes, vertices, faces, near = meshes.classes, meshes.vertices, meshes.faces, meshes.near.to(device)
 
     torch.manual_seed(seed)
     net = build_backbone(entry, d).to(device)
@@ -214,6 +242,13 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
         cls = batch["class_index"][img].to(device)
         return f, cls, vertex.to(device), flat
 
+    def count_gflops(f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor) -> float:
+        """The loss's GFLOPs on these visible vertices with the omega in force (no training RNG is drawn)."""
+        if not len(f):
+            return 0.0
+        return loss_gflops(spec.loss, f, cls, vertex, bank.features, bank.n_vertices.to(device), bank.background,
+                           temperature, near, omega, spec.cross_samples, seed)
+
     net.train()
     bar = tqdm(total=epochs * steps_per_epoch, initial=state["epoch"] * steps_per_epoch, disable=not progress,
                desc=spec.name, unit="step")
@@ -221,9 +256,14 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
         epoch = state["epoch"]
         order = epoch_order(len(train_ds), seed, epoch)
         losses = []
+        epoch_gflops = 0.0
         for step, idx in enumerate(order.split(batch_size)):
             gen = step_generator(seed, epoch, step)
             f, cls, vertex, flat = batch_features(idx)
+            if step == 0:  # before the step's own loss (the two graphs are never alive together); its time is
+                counting_from = time.perf_counter()  # not training time: the clock skips it
+                epoch_gflops = count_gflops(f, cls, vertex)
+                started += time.perf_counter() - counting_from
             if len(f):
                 loss = contrastive_loss(spec, f, cls, vertex, bank, near, temperature, omega, gen)
                 optimizer.zero_grad(set_to_none=True)
@@ -236,7 +276,8 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
                 bank.push_background(flat[img.to(device), :, cells.to(device)].detach())
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}" if losses else "-")
-        record: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan")}
+        record: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+                                  "loss_gflops": epoch_gflops}
         if spec.loss == "compnets" and (epoch + 1) % int(mcfg["confusion_every"]) == 0 and epoch + 1 < epochs:
             conf = confusion_matrix(net, calib_ds, bank, batch_size, device)
             omega = omega_from_confusion(conf, float(mcfg["confusion_threshold"]))
@@ -259,16 +300,20 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
         net.eval()
         f, cls, vertex, _ = batch_features(epoch_order(len(train_ds), seed, 0)[:batch_size])
         net.train()
-    gflops = loss_gflops(spec.loss, f, cls, vertex, bank.features, bank.n_vertices.to(device), bank.background,
-                         temperature, near, omega, spec.cross_samples, seed)
+    gflops = count_gflops(f, cls, vertex)
+    # The per-step cost averaged over training: each epoch's first batch with that epoch's omega (a record of a
+    # checkpoint written before this was counted has none: no mean then).
+    per_epoch = [h.get("loss_gflops") for h in state["history"]]
     off = ~torch.eye(y_count, dtype=torch.bool)
     result = {
         "model": spec.name, "family": spec.family, "backbone": spec.backbone, "loss": spec.loss,
         "cross_samples": spec.cross_samples, "classes": classes, "epochs": epochs,
         "steps": epochs * steps_per_epoch, "train_seconds": train_seconds, "seconds_per_epoch": train_seconds / epochs,
-        "loss_gflops_per_step": gflops, "final_loss": state["history"][-1]["loss"], "resumed_from": resumed_from,
+        "loss_gflops_per_step": gflops, "loss_gflops_per_epoch": per_epoch,
+        "loss_gflops_mean": float(np.mean(per_epoch)) if None not in per_epoch else None,
+        "final_loss": state["history"][-1]["loss"], "resumed_from": resumed_from,
         "vertices_per_class": [len(v) for v in vertices], "omega_nonzero": float((omega[off] > 0).float().mean())
-        if y_count > 1 else 0.0, "history": state["history"],
+        if y_count > 1 else 0.0, "omega": omega.tolist(), "history": state["history"],
     }
     model = NeuralMeshModel(
         classes=classes, vertices=vertices, faces=faces, features=bank.features.cpu(), n_vertices=bank.n_vertices,
