@@ -158,10 +158,12 @@ def geometry_section(cfg: dict, results: str) -> None:
 
 def timing_section(cfg: dict, classes: list[int], device: str) -> None:
     from robust3d.models.neural_mesh.flops import scaling_rows, synthetic_loss_seconds
+    from robust3d.tables.routes import data_route
 
     c = cfg["compnets"]
+    size = "x".join(map(str, data_route(cfg).image_hw))
     print(f"\n== Training step time vs number of classes ({device}; backbone "
-          f"{c['backbones']['resnet50']['arch']}, image {cfg['synthetic']['image_size']} px, scaling batch "
+          f"{c['backbones']['resnet50']['arch']}, image {size} px, scaling batch "
           f"{c['scaling'].get('batch_size', 2)}, omega = 1) ==")
     rows = scaling_rows(cfg, device, classes)
     by_model: dict[str, list[dict]] = {}

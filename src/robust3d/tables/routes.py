@@ -50,6 +50,11 @@ class SyntheticRoute:
     def unseen_classes(self) -> list[str]:
         return list(self.config["synthetic"]["unseen_categories"])
 
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        size = int(self.config["synthetic"]["image_size"])
+        return size, size
+
     def unavailable(self, split: str, variant: str, level: str) -> str | None:
         from robust3d.synth.plan import split_size
 
@@ -121,6 +126,11 @@ class ImageNet3DRoute:
     @property
     def unseen_classes(self) -> list[str]:
         return list(self.config["compnets"]["data"]["unseen_classes"])
+
+    @property
+    def image_hw(self) -> tuple[int, int]:
+        h, w = self.config["datasets"]["imagenet3d"]["image_size"]
+        return int(h), int(w)
 
     def unavailable(self, split: str, variant: str, level: str) -> str | None:
         if split not in IMAGENET3D_SPLITS:

@@ -189,7 +189,9 @@ def scaling_rows(cfg: dict, device: torch.device | str = "cpu", classes: list[in
     scaling, mesh = c["scaling"], c["mesh"]
     compnets = c["models"][compnets_model(c)]
     entry = c["backbones"][compnets["backbone"]]
-    size = int(cfg["synthetic"]["image_size"])
+    from robust3d.tables.routes import data_route
+
+    h, w = data_route(cfg).image_hw  # the training images' size (the synthetic benchmark's, or ImageNet3D's crops)
     batch = int(scaling.get("batch_size", 2))
     d, temperature = int(c["feature_dim"]), float(mesh["temperature"])
     variants = [(f"NOVUM-{k}", "novum", int(k), None) for k in scaling["novum_vertices"]]
@@ -200,10 +202,10 @@ def scaling_rows(cfg: dict, device: torch.device | str = "cpu", classes: list[in
         for name, loss, k, n in variants:
             torch.manual_seed(0)
             net = build_backbone({**entry, "weights": None}, d).to(device).train()
-            grid = (math.ceil(size / net.stride),) * 2
+            grid = (math.ceil(h / net.stride), math.ceil(w / net.stride))
             data = synthetic_batch(n_classes, k, d, int(mesh["background_features"]), batch, grid)
             data = {key: v.to(device) for key, v in data.items()}
-            images = torch.rand(batch, 3, size, size, generator=torch.Generator().manual_seed(1)).to(device)
+            images = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(1)).to(device)
             opt = torch.optim.Adam(net.parameters(), lr=1e-4)
             omega = torch.ones(n_classes, n_classes)
 

@@ -44,15 +44,19 @@ def novum_loss(f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor, feature
     """
     y_count, kmax, d = features.shape
     kappa = 1.0 / temperature
-    logits = (f @ features.reshape(y_count * kmax, d).T) * kappa
-    mask = (~_valid(features, n_vertices)).reshape(1, -1).expand_as(logits)
+    # Only the real vertices are multiplied: the bank's padding rows (classes with fewer than Kmax vertices) would
+    # add products NOVUM does not need, and inflate its FLOPs in Table 1.
+    rows = _valid(features, n_vertices).reshape(-1).nonzero().squeeze(1)
+    logits = (f @ features.reshape(y_count * kmax, d)[rows].T) * kappa
+    column = torch.full((y_count * kmax,), -1, dtype=torch.long, device=f.device)
+    column[rows] = torch.arange(len(rows), device=f.device)
     if near is not None:
-        own = torch.zeros_like(logits, dtype=torch.bool)
+        own = torch.zeros(len(f), y_count * kmax, dtype=torch.bool, device=f.device)
         cols = cls[:, None] * kmax + torch.arange(kmax, device=f.device)[None, :]
         own.scatter_(1, cols, near[cls, vertex])
-        mask = mask | own
-    logits = torch.cat([logits.masked_fill(mask, NEG_INF), (f @ background.T) * kappa], 1)
-    return F.cross_entropy(logits, cls * kmax + vertex, reduction=reduction)
+        logits = logits.masked_fill(own[:, rows], NEG_INF)
+    logits = torch.cat([logits, (f @ background.T) * kappa], 1)
+    return F.cross_entropy(logits, column[cls * kmax + vertex], reduction=reduction)
 
 
 def sample_cross_vertices(n_vertices: torch.Tensor, n: int | None, kmax: int,
