@@ -141,6 +141,21 @@ def test_cache_equals_rendering_each_initial_pose_afresh(bank, cache):
     assert torch.equal(again, losses)  # reused, not re-rendered differently
 
 
+def test_bounded_cache_drops_the_least_recently_used_class_and_renders_it_again(bank):
+    one = InitialPoseCache(initial_pose_grid())
+    r0, fg0 = one.get(bank, 0, CAMERA)
+    entry = r0.numel() * r0.element_size() + fg0.numel() * fg0.element_size()
+    small = InitialPoseCache(initial_pose_grid(), max_bytes=2 * entry)  # room for two classes
+    for y in (0, 1, 0, 2):  # 0 is used again before 2 arrives, so 1 is the one dropped
+        small.get(bank, y, CAMERA)
+    assert (len(small), small.renders, small.nbytes) == (2, 3, 2 * entry)
+    r, fg = small.get(bank, 1, CAMERA)  # dropped: rendered again, the same renders
+    assert small.renders == 4 and torch.equal(r, one.get(bank, 1, CAMERA)[0]) and torch.equal(fg, one.get(
+        bank, 1, CAMERA)[1])
+    small.get(bank, 2, CAMERA)
+    assert small.renders == 4  # still cached
+
+
 def test_reconstruction_loss_is_eq8(bank):
     """Foreground cells score f.C(alpha), the others their best background feature; per image, mean over cells."""
     fmap = torch.nn.functional.normalize(torch.randn(2, 64, 4, 5), dim=1)

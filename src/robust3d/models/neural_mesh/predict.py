@@ -18,6 +18,7 @@ import pandas as pd
 from robust3d.models.registry import ModelSpec
 
 DEFAULT_BATCH = 64  # images per batch; pose refinement gets cheaper per image with bigger batches
+DEFAULT_CACHE_MB = 4096  # initial-pose renders kept (schema default of compnets.pose.cache_mb)
 
 
 def predict(cfg: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_csv: Path, *,
@@ -52,7 +53,8 @@ def predict(cfg: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_cs
         model = NeuralMeshModel.load(checkpoint, map_location=device)
         backbone = model.build_backbone().to(device)
         dataset = ManifestDataset(manifest, model.classes, allow_unknown=unseen)
-        cache = InitialPoseCache(initial_pose_grid(cfg))
+        cache_bytes = int(pose_cfg.get("cache_mb", DEFAULT_CACHE_MB)) * 2**20
+        cache = InitialPoseCache(initial_pose_grid(cfg), max_bytes=cache_bytes)
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
         results: dict[int, dict] = {}
         bar = tqdm(total=len(dataset), disable=not progress, desc=f"predict {spec.name}", unit="img")
