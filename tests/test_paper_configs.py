@@ -168,6 +168,7 @@ def test_ntdm_dry_run_lists_every_real_dataset_job(dry_runs):
     splits = [("pascal3d", "train"), ("pascal3d", "val"), ("occluded_pascal3d", "val"), ("oodcv", "train"),
               ("oodcv", "test")]
     assert jobs["convert_dataset"] == {f"{out}/{d}/{s}/manifest.csv" for d, s in splits}
+    assert not {"train_model", "predict", "compnets_tables"} & set(counts)  # compnets.enabled: false
 
 
 # ---------------------------------------------------------------------------------------------- real runs

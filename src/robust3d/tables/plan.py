@@ -118,7 +118,9 @@ class CompnetsPlan:
         return [f"{self.figures_dir}/{PAPER}_figure{i}.png" for i in (1, 2)]
 
     def outputs(self) -> list[str]:
-        """The stage's final files (rule all)."""
+        """The stage's final files (rule all); none when ``compnets.enabled`` is false."""
+        if not self.config["compnets"].get("enabled", True):
+            return []
         return [*self.table_outputs(), self.claims, *self.figures()]
 
     # ------------------------------------------------------------------ inputs and params of the rules
