@@ -220,3 +220,25 @@ def test_cli_trains_through_the_registry_and_measures_scaling(dataset, tmp_path)
     growth = flops.loc[8] / flops.loc[4]
     assert growth["NOVUM-96"] == pytest.approx((8 * 96 + 64) / (4 * 96 + 64), rel=1e-6)
     assert growth["3D-CompNets"] == pytest.approx((96 + 64 + 7 * 32) / (96 + 64 + 3 * 32), rel=1e-6)
+
+
+def test_training_settings_make_the_gather_backward_deterministic_and_restore_the_state():
+    """The vertex-feature gather's backward (index_put_ with accumulate) must sum in a fixed order while training."""
+    from robust3d.models.training import training_settings
+
+    torch.manual_seed(0)
+    fmap = torch.randn(2, 16, 32 * 32, requires_grad=True)
+    image, cell = torch.randint(0, 2, (20000,)), torch.randint(0, 8, (20000,))  # many repeats of few cells
+    weights = torch.randn(20000, 16)
+
+    def grad() -> torch.Tensor:
+        fmap.grad = None
+        (fmap[image, :, cell] * weights).sum().backward()
+        return fmap.grad.clone()
+
+    threads, before = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    with training_settings(2):
+        assert torch.are_deterministic_algorithms_enabled() and torch.get_num_threads() == 2
+        first = grad()
+        assert all(torch.equal(first, grad()) for _ in range(5))
+    assert torch.are_deterministic_algorithms_enabled() == before and torch.get_num_threads() == threads

@@ -196,13 +196,11 @@ def train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest
     with another configuration is an error. ``stop_after_epochs`` stops after checkpointing that many epochs, as
     a killed job would (for tests).
     """
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(int(cfg["compnets"]["train"]["num_threads"]))
-    try:
+    from robust3d.models.training import training_settings
+
+    with training_settings(int(cfg["compnets"]["train"]["num_threads"])):
         _train(cfg, spec, Path(train_manifest), Path(calibration_manifest), Path(out), Path(metrics), progress,
                stop_after_epochs)
-    finally:
-        torch.set_num_threads(threads_before)
 
 
 def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,

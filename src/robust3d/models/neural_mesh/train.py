@@ -60,6 +60,7 @@ from robust3d.models.training import (
     save_checkpoint,
     set_rng_state,
     step_generator,
+    training_settings,
     write_json,
 )
 
@@ -167,13 +168,9 @@ def train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest
     """
     from robust3d.depth.commands import resolve_device
 
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(int(cfg["compnets"]["train"]["num_threads"]))
-    try:
+    with training_settings(int(cfg["compnets"]["train"]["num_threads"])):
         return _train(cfg, spec, Path(train_manifest), Path(calibration_manifest), Path(out), Path(metrics),
                       torch.device(resolve_device(cfg.get("device", "cpu"))), stop_after, progress)
-    finally:
-        torch.set_num_threads(threads_before)
 
 
 def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
