@@ -51,6 +51,27 @@ def test_a_pixel_change_reaches_its_own_cell(entry, tolerance, row, col):
     assert delta[row, col] > far.max()
 
 
+@pytest.mark.parametrize("entry", [RESNET, VIT])
+def test_amp_runs_the_backbone_in_bfloat16_and_returns_float32(entry):
+    torch.manual_seed(0)
+    full = build_backbone(entry, feature_dim=16).eval()
+    half = build_backbone({**entry, "amp": True}, feature_dim=16).eval()
+    half.load_state_dict(full.state_dict())
+    images = torch.rand(2, 3, 56, 56, requires_grad=True)
+    seen = []
+    first = next(m for m in half.modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear))
+    hook = first.register_forward_hook(lambda module, args, out: seen.append(out))
+    out = half(images)
+    hook.remove()
+    assert not full.amp and half.amp
+    assert seen[0].dtype == torch.bfloat16 and out.dtype == torch.float32  # inside bf16, out float32
+    with torch.no_grad():
+        ref = full(images)
+    assert torch.nn.functional.cosine_similarity(out.detach().flatten(1), ref.flatten(1)).min() > 0.99
+    out.sum().backward()  # gradients flow to the (float32) weights and the input
+    assert images.grad is not None and all(p.grad is not None for p in half.head.parameters())
+
+
 def test_vit_sizes_come_from_the_config():
     net = build_backbone(VIT, feature_dim=8)
     assert len(net.vit.blocks) == 2 and net.vit.embed_dim == 48

@@ -34,7 +34,8 @@ def test_embedded_and_paper_values():
     default = load_config(REPO / "config.yaml")["compnets"]
     assert list(default["models"]) == list(MODELS) and default["mesh"]["background_features"] == 512
     paper = load_config(REPO / "configs" / "paper-compnets.yaml")["compnets"]
-    assert paper["backbones"]["resnet50"] == {"kind": "resnetext", "arch": "resnet50", "weights": "IMAGENET1K_V1"}
+    assert paper["backbones"]["resnet50"] == {"kind": "resnetext", "arch": "resnet50", "weights": "IMAGENET1K_V1",
+                                              "amp": False}
     vit = paper["backbones"]["vitb14"]
     assert (vit["arch"], vit["weights"], vit["depth"], vit["embed_dim"]) == ("vit_base_patch14_dinov2", "lvd142m",
                                                                               12, 768)
