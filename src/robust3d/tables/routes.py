@@ -22,6 +22,13 @@ def is_split_itself(split: str, variant: str, level: str) -> bool:
     return variant == "clean" or SPLIT_OWN_VARIANTS.get(split) == (variant, str(level))
 
 
+def _variant_missing(config: dict, variant: str, level: str) -> str | None:
+    """Why the variants section builds no ``variant/level``, or None if it does."""
+    if (variant, str(level)) not in variant_pairs(config["variants"]):
+        return f"not built by this config (no variant {variant}/{level} in the variants section)"
+    return None
+
+
 @dataclass(frozen=True)
 class SyntheticRoute:
     """The synthetic benchmark (the embedded default)."""
@@ -66,9 +73,7 @@ class SyntheticRoute:
             return None
         if split not in self.config["variants"]["splits"]:
             return f"not built by this config (variants.splits has no '{split}')"
-        if (variant, str(level)) not in variant_pairs(self.config["variants"]):
-            return f"not built by this config (no variant {variant}/{level} in the variants section)"
-        return None
+        return _variant_missing(self.config, variant, level)
 
     def describe(self) -> str:
         synth = self.config["synthetic"]
@@ -143,9 +148,7 @@ class ImageNet3DRoute:
         block = self.config["datasets"]["imagenet3d"]
         if "val" not in block["variant_splits"]:
             return "not built by this config (datasets.imagenet3d.variant_splits has no 'val')"
-        if (variant, str(level)) not in variant_pairs(self.config["variants"]):
-            return f"not built by this config (no variant {variant}/{level} in the variants section)"
-        return None
+        return _variant_missing(self.config, variant, level)
 
     def describe(self) -> str:
         block = self.config["datasets"]["imagenet3d"]

@@ -184,13 +184,12 @@ def scaling_rows(cfg: dict, device: torch.device | str = "cpu", classes: list[in
                  progress: bool = True) -> list[dict]:
     """One row per (model, number of classes): seconds per training step and the loss's GFLOPs per step."""
     from robust3d.models.backbones import build_backbone
+    from robust3d.tables.routes import data_route
 
     c = cfg["compnets"]
     scaling, mesh = c["scaling"], c["mesh"]
     compnets = c["models"][compnets_model(c)]
     entry = c["backbones"][compnets["backbone"]]
-    from robust3d.tables.routes import data_route
-
     h, w = data_route(cfg).image_hw  # the training images' size (the synthetic benchmark's, or ImageNet3D's crops)
     batch = int(scaling.get("batch_size", 2))
     d, temperature = int(c["feature_dim"]), float(mesh["temperature"])
