@@ -1,5 +1,7 @@
 # robust3d: the whole pipeline. Rules are thin: each calls one `python -m robust3d <command>`.
 # The embedded default (config.yaml) is a synthetic benchmark the pipeline renders itself.
+# common.smk validates the config and builds every plan (the shared stages' and each paper's, STAGES) before any
+# include uses them; shared stages have one rules file each, every paper one under workflow/rules/papers/.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -12,18 +14,20 @@ configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/datasets.smk"
+include: "workflow/rules/synth.smk"
 include: "workflow/rules/variants.smk"
 include: "workflow/rules/depth.smk"
 include: "workflow/rules/real_datasets.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/compnets_data.smk"
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/tables.smk"
+include: "workflow/rules/metrics.smk"
+
+
+# One rules file per paper stage (robust3d.papers.PAPERS), each reading its plan from STAGES.
+for _paper in STAGES:
+
+    include: f"workflow/rules/papers/{_paper}.smk"
 
 
 rule all:
     default_target: True
     input:
-        final_outputs(),
-        COMPNETS.outputs(),  # train.smk: 3D-CompNets tables, claims and figures
+        final_outputs(),  # shared outputs + every enabled paper stage's (common.smk)

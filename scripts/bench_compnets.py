@@ -9,7 +9,7 @@
 2. The same ratio on the embedded benchmark's geometry: the first training batch of epoch 0 (the batch Table 1
    counts) with the real class cuboids of each model (NOVUM's and 3D-CompNets' own K; real cuboids have more
    vertices than K) and their real visibility, for omega = 1, the trained omega of the config's N = 32 ResNet model
-   (``<results>/models/<model>/train.json``, key ``omega``) and omega = 0; and, from both models' train.json, the
+   (``<results>/compnets/models/<model>/train.json``, key ``omega``) and omega = 0; and, from both train.json, the
    ratio of the loss GFLOPs averaged over training (``loss_gflops_mean``: each epoch's first batch, its omega).
 3. The slope of log(training step time) against log(number of classes) for NOVUM (each K of
    ``compnets.scaling.novum_vertices``) and 3D-CompNets, from ``compnets-scaling``'s timed steps (backbone + loss on a
@@ -49,10 +49,16 @@ def _novum_model(cfg: dict) -> str | None:
 
 def _novum_vertices(cfg: dict, default: int) -> int:
     """K of the config's NOVUM model (its own vertices_per_class), or ``default`` when it has none."""
+    novum = _novum_model(cfg)
+    return _vertices(cfg, novum) if novum else default
+
+
+def _vertices(cfg: dict, model: str) -> int:
+    """K of a neural mesh model of the config's compnets section."""
+    from robust3d.models.neural_mesh.options import MeshOptions
     from robust3d.models.registry import model_spec
 
-    novum = _novum_model(cfg)
-    return model_spec(cfg, novum).n_vertices(cfg) if novum else default
+    return MeshOptions.of(model_spec(cfg["compnets"], model), cfg["compnets"]).n_vertices
 
 
 def _mark(ratio: float, goal: float) -> str:
@@ -106,9 +112,9 @@ def geometry_section(cfg: dict, results: str) -> None:
     """Section 2: the FLOP ratio on the benchmark's real cuboids and visibility, with the trained omega."""
     import torch
 
-    from robust3d.models.neural_mesh.flops import compnets_model, real_batch
-    from robust3d.models.registry import model_spec
-    from robust3d.tables.plan import CompnetsPlan
+    from robust3d.models.neural_mesh.flops import real_batch
+    from robust3d.papers.compnets.plan import CompnetsPlan
+    from robust3d.papers.compnets.scaling import compnets_model
 
     c = cfg["compnets"]
     plan = CompnetsPlan({**cfg, "results": results}, config_file="")
@@ -119,9 +125,9 @@ def geometry_section(cfg: dict, results: str) -> None:
               f"`snakemake {manifest}` builds it")
         return
     novum_id, comp_id = _novum_model(cfg), compnets_model(c, 32)
-    k = model_spec(cfg, comp_id).n_vertices(cfg)
+    k = _vertices(cfg, comp_id)
     k_novum = _novum_vertices(cfg, k)
-    novum_batch, comp_batch = real_batch(cfg, manifest, k_novum), real_batch(cfg, manifest, k)
+    novum_batch, comp_batch = (real_batch(c, manifest, kk, cfg["seed"]) for kk in (k_novum, k))
     y = len(comp_batch.classes)
     print(f"first batch of epoch 0 of {manifest} ({c['train']['batch_size']} images, {y} classes), random unit "
           f"features, D = {c['feature_dim']}, N_b = {c['mesh']['background_features']}")
@@ -157,8 +163,10 @@ def geometry_section(cfg: dict, results: str) -> None:
 
 
 def timing_section(cfg: dict, classes: list[int], device: str) -> None:
-    from robust3d.models.neural_mesh.flops import scaling_rows, synthetic_loss_seconds
     from robust3d.tables.routes import data_route
+
+    from robust3d.models.neural_mesh.flops import synthetic_loss_seconds
+    from robust3d.papers.compnets.scaling import scaling_rows
 
     c = cfg["compnets"]
     size = "x".join(map(str, data_route(cfg).image_hw))
@@ -200,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from robust3d.config import load_config
+    from robust3d.papers import load_config
 
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)

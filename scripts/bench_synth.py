@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from robust3d.config import load_config
+from robust3d.papers import load_config
 from robust3d.synth.dataset import build_cad, render_chunk
 from robust3d.synth.plan import SPLITS, plan_split
 

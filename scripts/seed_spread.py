@@ -31,14 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", default="test", help="the split to evaluate (default: test)")
     args = parser.parse_args(argv)
 
-    from robust3d.config import load_config
     from robust3d.evaluate.metrics import group_metrics
     from robust3d.evaluate.predictions import read_predictions
     from robust3d.models.registry import family_module, model_spec
-    from robust3d.tables.plan import CompnetsPlan
+    from robust3d.papers import load_config
+    from robust3d.papers.compnets.plan import CompnetsPlan
 
     cfg = load_config(args.config)
-    spec = model_spec(cfg, args.model)
+    spec = model_spec(cfg["compnets"], args.model)
     family = family_module(spec)
     plan = CompnetsPlan(cfg, "")
     train, calibration, test = plan.manifest("train"), plan.calibration_manifest, plan.manifest(args.split)
@@ -54,9 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         model, predictions = folder / "model.pt", folder / f"{args.split}.csv"
         started = time.perf_counter()
         if not model.is_file():
-            family.train(run, spec, Path(train), Path(calibration), model, folder / "train.json")
+            family.train(run["compnets"], spec, {"train": Path(train), "calibration": Path(calibration)}, model,
+                         folder / "train.json", seed=seed, device=run["device"])
         if not predictions.is_file():
-            family.predict(run, spec, model, Path(test), predictions)
+            family.predict(run["compnets"], spec, model, Path(test), predictions, device=run["device"])
         metrics = group_metrics(read_predictions(predictions))
         rows.append({"seed": seed, **metrics})
         print(f"seed {seed}: class {metrics['class_accuracy']:.1f}%  pose pi/6 {metrics['pose_acc_pi6']:.1f}%  "

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def smoke_config() -> dict:
-    from robust3d.config import validate_config
+    from robust3d.papers import validate_config
 
     return validate_config(yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text()))
 

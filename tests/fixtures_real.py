@@ -18,12 +18,12 @@ import pandas as pd
 import scipy.io
 import torch
 
+from robust3d.data.cad import Mesh, write_off
 from robust3d.data.format import bbox_from_mask
 from robust3d.data.io import write_image
 from robust3d.geometry import pose_to_rotation
 from robust3d.render.scene import rasterize_object
 from robust3d.synth.categories import build_instances
-from robust3d.synth.primitives import Mesh, write_off
 
 ORIGINAL_SIZE = (300, 400)  # (H, W)
 FOCAL, VIEWPORT = 1.0, 600.0  # small images: a unit-size object at distance 6 spans about 100 px

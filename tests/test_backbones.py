@@ -110,16 +110,31 @@ def test_offline_timm_weights_say_what_to_fetch_and_where(tmp_path, monkeypatch)
 
 
 def test_model_registry_specs_and_errors():
-    cfg = {"compnets": {
-        "backbones": {"resnet50": RESNET},
+    from robust3d.models.neural_mesh.options import MeshOptions
+
+    section = {
+        "backbones": {"resnet50": RESNET}, "mesh": {"vertices_per_class": 200},
         "models": {"a": {"family": "neural_mesh", "backbone": "resnet50", "loss": "compnets", "cross_samples": 32},
                    "b": {"family": "neural_mesh", "backbone": "resnet50", "loss": "compnets"},
-                   "c": {"family": "neural_mesh", "backbone": "vit", "loss": "novum"}}}}
-    assert model_spec(cfg, "a") == ModelSpec("a", "neural_mesh", "resnet50", "compnets", 32)
+                   "c": {"family": "neural_mesh", "backbone": "vit", "loss": "novum"}}}
+    assert model_spec(section, "a") == ModelSpec("a", "neural_mesh", "resnet50", {"loss": "compnets",
+                                                                                  "cross_samples": 32})
+    assert MeshOptions.of(model_spec(section, "a"), section) == MeshOptions("compnets", 32, 200)
     with pytest.raises(ValueError, match=r"unknown model 'z' \(allowed: a, b, c\)"):
-        model_spec(cfg, "z")
-    with pytest.raises(ValueError, match="cross_samples"):
-        model_spec(cfg, "b")
+        model_spec(section, "z")
+    with pytest.raises(ValueError, match="cross_samples"):  # the family checks its own options
+        MeshOptions.of(model_spec(section, "b"), section)
     with pytest.raises(ValueError, match="unknown backbone 'vit'"):
-        model_spec(cfg, "c")
+        model_spec(section, "c")
+    cfg = section
     assert family_module(model_spec(cfg, "a")).__name__ == "robust3d.models.neural_mesh.family"
+
+
+def test_every_backbone_kind_has_a_builder():
+    """The config checks read the kinds from a torch-free module; each must have a builder in the registry."""
+    from robust3d.models.backbone_shapes import KINDS
+    from robust3d.models.backbones import BACKBONES
+
+    assert tuple(BACKBONES) == KINDS
+    with pytest.raises(ValueError, match="unknown backbone kind 'cnn'"):
+        build_backbone({"kind": "cnn", "arch": "x"}, 8)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from robust3d.config import ConfigError, load_config, validate_config
+from robust3d.errors import ConfigError
+from robust3d.papers import load_config, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 

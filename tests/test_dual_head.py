@@ -110,29 +110,33 @@ def test_loss_is_class_plus_angle_cross_entropies():
 
 def test_vit_dual_head_shapes(cfg):
     c = cfg["compnets"]
-    net = dual_head.DualHeadNet(c["backbones"]["vitb14"], c["feature_dim"], 5, dual_head.bin_counts(cfg))
+    net = dual_head.DualHeadNet(c["backbones"]["vitb14"], c["feature_dim"], 5, dual_head.bin_counts(cfg["compnets"]))
     logits, pose = net(torch.rand(2, 3, 64, 64))
     assert logits.shape == (2, 5)
     assert {a: p.shape for a, p in pose.items()} == {"azimuth": (2, 8), "elevation": (2, 4), "theta": (2, 4)}
 
 
+def split_inputs(data: dict) -> dict:
+    return {"train": data["train"], "calibration": data["calibration"]}
+
+
 def test_train_resume_and_predict(cfg, data, tmp_path):
-    spec = model_spec(cfg, "resnet50")
+    spec = model_spec(cfg["compnets"], "resnet50")
     a_out, a_json = tmp_path / "a" / "model.pt", tmp_path / "a" / "train.json"
-    dual_head.train(cfg, spec, data["train"], data["calibration"], a_out, a_json, progress=False)
+    dual_head.train(cfg["compnets"], spec, split_inputs(data), a_out, a_json, progress=False)
     assert a_out.is_file() and not a_out.with_name("model.pt.ckpt").exists()
     a_stats = json.loads(a_json.read_text())
 
     # killed after epoch 1, then rerun: resumes from the checkpoint and ends where the uninterrupted run did
     b_out, b_json = tmp_path / "b" / "model.pt", tmp_path / "b" / "train.json"
-    dual_head.train(cfg, spec, data["train"], data["calibration"], b_out, b_json, progress=False,
+    dual_head.train(cfg["compnets"], spec, split_inputs(data), b_out, b_json, progress=False,
                     stop_after_epochs=1)
     assert b_out.with_name("model.pt.ckpt").is_file() and not b_out.exists() and not b_json.exists()
     other = copy.deepcopy(cfg)  # a changed configuration refuses the checkpoint
     other["compnets"]["train"]["lr"] = 0.5
     with pytest.raises(ValueError, match="another configuration"):
-        dual_head.train(other, spec, data["train"], data["calibration"], b_out, b_json, progress=False)
-    dual_head.train(cfg, spec, data["train"], data["calibration"], b_out, b_json, progress=False)
+        dual_head.train(other["compnets"], spec, split_inputs(data), b_out, b_json, progress=False)
+    dual_head.train(cfg["compnets"], spec, split_inputs(data), b_out, b_json, progress=False)
     b_stats = json.loads(b_json.read_text())
     assert b_stats["resumed_from"] == 1 and a_stats["resumed_from"] == 0
     a_blob, b_blob = torch.load(a_out, weights_only=True), torch.load(b_out, weights_only=True)
@@ -150,13 +154,13 @@ def test_train_resume_and_predict(cfg, data, tmp_path):
 
     # predictions: the contract's columns, one row per sample, poses at bin centres
     preds = tmp_path / "preds.csv"
-    dual_head.predict(cfg, spec, a_out, data["calibration"], preds, progress=False)
+    dual_head.predict(cfg["compnets"], spec, a_out, data["calibration"], preds, progress=False)
     df = pd.read_csv(preds, keep_default_na=False)
     assert tuple(df.columns) == PREDICTION_COLUMNS and len(df) == 6
     assert set(df["pred_class"]) <= set(CLASSES) and (df["pose_class"] == df["pred_class"]).all()
     assert set(df["split"]) == {"calibration"} and set(df["variant"]) == {"clean"} and set(df["level"]) == {0}
     assert (df["model"] == "resnet50").all() and (df["seconds"] > 0).all()
-    bins = dual_head.angle_bins(dual_head.bin_counts(cfg))
+    bins = dual_head.angle_bins(dual_head.bin_counts(cfg["compnets"]))
     for a in dual_head.ANGLES:
         pred = torch.tensor(df[f"pred_{a}"].to_numpy())
         assert torch.allclose(bins[a].decode(bins[a].encode(pred)), pred)
@@ -165,8 +169,8 @@ def test_train_resume_and_predict(cfg, data, tmp_path):
 
     # unseen classes: refused without the flag, the pose head answers with it
     with pytest.raises(ValueError, match="outside the model"):
-        dual_head.predict(cfg, spec, a_out, data["unseen"], tmp_path / "u.csv", progress=False)
-    dual_head.predict(cfg, spec, a_out, data["unseen"], tmp_path / "u.csv", unseen=True, progress=False)
+        dual_head.predict(cfg["compnets"], spec, a_out, data["unseen"], tmp_path / "u.csv", progress=False)
+    dual_head.predict(cfg["compnets"], spec, a_out, data["unseen"], tmp_path / "u.csv", unseen=True, progress=False)
     u = pd.read_csv(tmp_path / "u.csv")
     assert len(u) == 3 and set(u["split"]) == {"unseen"} and (u["class"] == "kettle").all()
     assert set(u["pred_class"]) <= set(CLASSES)
@@ -176,7 +180,7 @@ def test_training_learns_a_fixed_batch(cfg):
     """A few Adam steps on one batch lower the joint loss: the heads and targets are wired to each other."""
     torch.manual_seed(0)
     c = cfg["compnets"]
-    counts = dual_head.bin_counts(cfg)
+    counts = dual_head.bin_counts(cfg["compnets"])
     net = dual_head.DualHeadNet(c["backbones"]["resnet50"], c["feature_dim"], 3, counts)
     bins = dual_head.angle_bins(counts)
     images = torch.rand(6, 3, 64, 64)

@@ -21,7 +21,7 @@ from robust3d.data.format import load_annotation
 from robust3d.models.data import ManifestDataset, camera_batch, manifest_classes
 from robust3d.models.neural_mesh.flops import real_batch
 from robust3d.models.neural_mesh.mesh import class_cuboid, find_cad_root, project_vertices
-from robust3d.models.training import epoch_order
+from robust3d.models.runtime import epoch_order
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_novum_count_is_four_d_v_times_all_real_vertices_plus_background(config,
     manifest = smoke_dataset / "train" / "manifest.csv"
     k = 2 * config["compnets"]["mesh"]["vertices_per_class"]
     cls, visible, k_y = _first_batch(config, manifest, k)
-    batch = real_batch(config, manifest, k)
+    batch = real_batch(config["compnets"], manifest, k, config["seed"])
     d, n_b = config["compnets"]["feature_dim"], config["compnets"]["mesh"]["background_features"]
     assert batch.n_vertices.tolist() == k_y and max(k_y) > k  # real cuboids: about K vertices, not exactly
     assert len(batch.f) == sum(visible) > 0 and torch.bincount(batch.cls, minlength=len(k_y)).tolist() == [
@@ -65,7 +65,7 @@ def test_compnets_count_and_omega_zero_skips_the_cross_class_products(config, sm
     manifest = smoke_dataset / "train" / "manifest.csv"
     k, n = config["compnets"]["mesh"]["vertices_per_class"], 32
     cls, visible, k_y = _first_batch(config, manifest, k)
-    batch = real_batch(config, manifest, k)
+    batch = real_batch(config["compnets"], manifest, k, config["seed"])
     d, n_b, y_count = config["compnets"]["feature_dim"], config["compnets"]["mesh"]["background_features"], len(k_y)
     assert min(k_y) > n  # N distinct vertices are drawn from every class
 

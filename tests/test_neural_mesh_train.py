@@ -24,6 +24,7 @@ from robust3d.models.neural_mesh.mesh import (
     find_cad_root,
     project_vertices,
 )
+from robust3d.models.neural_mesh.options import MeshOptions
 from robust3d.models.registry import model_spec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def config() -> dict:
-    from robust3d.config import validate_config
+    from robust3d.papers import validate_config
 
     cfg = validate_config(yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text()))
     c = cfg["compnets"]
@@ -119,9 +120,10 @@ def test_visible_vertices_face_the_camera_and_background_cells_avoid_the_object(
 def _train(config, dataset, out: Path, model: str = "compnets_resnet50_n32", **kwargs):
     from robust3d.models.neural_mesh.family import train
 
-    spec = model_spec(config, model)
-    return train(config, spec, dataset / "train" / "manifest.csv", dataset / "calibration" / "manifest.csv",
-                 out / "model.pt", out / "train.json", progress=False, **kwargs)
+    spec = model_spec(config["compnets"], model)
+    inputs = {"train": dataset / "train" / "manifest.csv", "calibration": dataset / "calibration" / "manifest.csv"}
+    return train(config["compnets"], spec, inputs, out / "model.pt", out / "train.json", seed=config["seed"],
+                 device=config["device"], progress=False, **kwargs)
 
 
 def test_train_writes_model_and_metrics_improves_and_resumes_exactly(config, dataset, tmp_path):
@@ -185,8 +187,9 @@ def test_novum_and_a_vit_backbone_train_and_novum_counts_more_loss_flops(config,
     assert novum["loss_gflops_per_step"] > vit["loss_gflops_per_step"]
     assert novum["omega"] == [[1.0] * 3] * 3 and novum["loss_gflops_per_epoch"] == [novum["loss_gflops_per_step"]]
     # ... and the count on real geometry without training gives Table 1's number (NOVUM's does not depend on omega).
-    k = model_spec(config, "novum_resnet50").n_vertices(config)
-    assert real_batch(config, dataset / "train" / "manifest.csv", k).gflops("novum") == novum["loss_gflops_per_step"]
+    k = MeshOptions.of(model_spec(config["compnets"], "novum_resnet50"), config["compnets"]).n_vertices
+    assert real_batch(config["compnets"], dataset / "train" / "manifest.csv", k, config["seed"]).gflops("novum") == \
+        novum["loss_gflops_per_step"]
 
 
 def test_cli_trains_through_the_registry_and_measures_scaling(dataset, tmp_path):
@@ -224,7 +227,7 @@ def test_cli_trains_through_the_registry_and_measures_scaling(dataset, tmp_path)
 
 def test_training_settings_make_the_gather_backward_deterministic_and_restore_the_state():
     """The vertex-feature gather's backward (index_put_ with accumulate) must sum in a fixed order while training."""
-    from robust3d.models.training import training_settings
+    from robust3d.models.runtime import training_settings
 
     torch.manual_seed(0)
     fmap = torch.randn(2, 16, 32 * 32, requires_grad=True)

@@ -19,9 +19,10 @@ from fixtures_real import CROP_SIZE, red_mask, write_imagenet3d, write_occluded_
 from snakemake.utils import update_config
 
 from robust3d.cli import main
-from robust3d.config import ConfigError, load_config, validate_config
-from robust3d.data.datasets.commands import RealDatasetPlan
+from robust3d.data.datasets.plan import RealDatasetPlan
 from robust3d.data.io import read_image, read_mask
+from robust3d.errors import ConfigError
+from robust3d.papers import load_config, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -156,7 +157,7 @@ def test_compnets_dry_run_lists_every_real_dataset_job(dry_runs):
     assert (counts["compnets_holdout"], counts["compnets_val_subset"], counts["compnets_variant_subset"]) == (1, 2, 7)
     assert jobs["compnets_val_subset"] == {f"{derived}/{p}/manifest.csv" for p in ("test", "unseen")}
     assert jobs["compnets_variant_subset"] == {f"{derived}/variants/test/{v}/manifest.csv" for v in variants}
-    assert counts["train_model"] == 6 and f"input: {derived}/train/manifest.csv, {derived}/calibration" in text
+    assert counts["compnets_train"] == 6 and f"input: {derived}/train/manifest.csv, {derived}/calibration" in text
     assert "results/imagenet3d/metrics.csv" in jobs["metrics"]
 
 
@@ -168,7 +169,7 @@ def test_ntdm_dry_run_lists_every_real_dataset_job(dry_runs):
     splits = [("pascal3d", "train"), ("pascal3d", "val"), ("occluded_pascal3d", "val"), ("oodcv", "train"),
               ("oodcv", "test")]
     assert jobs["convert_dataset"] == {f"{out}/{d}/{s}/manifest.csv" for d, s in splits}
-    assert not {"train_model", "predict", "compnets_tables"} & set(counts)  # compnets.enabled: false
+    assert not {"compnets_train", "compnets_predict", "compnets_tables"} & set(counts)  # compnets.enabled: false
 
 
 # ---------------------------------------------------------------------------------------------- real runs

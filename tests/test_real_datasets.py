@@ -27,6 +27,7 @@ from fixtures_real import (
     write_pascal3d,
 )
 
+from robust3d.data.cad import read_off
 from robust3d.data.datasets import (
     IMAGENET3D_UNSEEN_10,
     SOURCES,
@@ -47,7 +48,6 @@ from robust3d.data.datasets import (
 from robust3d.data.format import ANNOTATION_KEYS, MANIFEST_COLUMNS, load_annotation, read_manifest
 from robust3d.data.io import read_image, read_mask
 from robust3d.geometry import project_points
-from robust3d.synth.primitives import read_off
 
 
 @pytest.fixture(scope="module")

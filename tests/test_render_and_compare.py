@@ -56,7 +56,7 @@ def test_initial_pose_grid_is_nemos_144():
     assert torch.allclose(grid[:, 0].unique(), torch.arange(12) * (2 * math.pi / 12), atol=1e-6)
     assert torch.allclose(grid[:, 1].unique(), torch.linspace(-math.pi / 6, math.pi / 3, 4), atol=1e-6)
     assert torch.allclose(grid[:, 2].unique(), torch.tensor([-math.pi / 6, 0.0, math.pi / 6]), atol=1e-6)
-    small = initial_pose_grid({"compnets": {"pose": {"azimuth_bins": 4, "elevation_bins": 2, "theta_bins": 1}}})
+    small = initial_pose_grid({"azimuth_bins": 4, "elevation_bins": 2, "theta_bins": 1})
     assert small.shape == (8, 3) and torch.all(small[:, 2] == -math.pi / 6)
 
 
@@ -287,9 +287,9 @@ def test_predict_recovers_class_and_pose_and_writes_the_contract(tmp_path, monke
     true_names = ["proc000"] * 4 if unseen else [["aeroplane", "car", "chair"][int(y)] for y in classes]
     manifest = _write_split(split, names, true_names, gt.numpy(), *(("", "") if unseen else ("fog", "4")))
     out = tmp_path / "pred.csv"
-    spec = ModelSpec(name="compnets_test", family="neural_mesh", backbone="resnet50", loss="compnets",
-                     cross_samples=32)
-    predict(_config(), spec, checkpoint, manifest, out, unseen=unseen, progress=False)
+    spec = ModelSpec(name="compnets_test", family="neural_mesh", backbone="resnet50",
+                     options={"loss": "compnets", "cross_samples": 32})
+    predict(_config()["compnets"], spec, checkpoint, manifest, out, unseen=unseen, progress=False)
 
     df = read_predictions(out)
     assert list(df.columns[: len(PREDICTION_COLUMNS)]) == list(PREDICTION_COLUMNS)

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
+from robust3d.data.cad import read_off
 from robust3d.data.format import ANNOTATION_KEYS, MANIFEST_COLUMNS, load_annotation, read_manifest
 from robust3d.data.io import read_image, read_mask
 from robust3d.geometry import project_points
 from robust3d.synth.plan import cad_indices, plan_split
-from robust3d.synth.primitives import read_off
 from robust3d.synth.textures import HELD_OUT_FAMILIES
 
 

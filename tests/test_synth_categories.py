@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from robust3d.data.cad import Mesh, read_off, write_off
 from robust3d.synth.categories import (
     MAX_FACES,
     MIN_FACES,
@@ -16,7 +17,6 @@ from robust3d.synth.categories import (
     procedural_recipe,
 )
 from robust3d.synth.primitives import (
-    Mesh,
     box,
     cone,
     cylinder,
@@ -25,13 +25,11 @@ from robust3d.synth.primitives import (
     merge,
     normalize,
     prism,
-    read_off,
     subdivide,
     torus,
     transform,
     tube_between,
     wedge,
-    write_off,
 )
 
 PRIMITIVES = {

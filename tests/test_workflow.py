@@ -32,8 +32,8 @@ def test_lint_is_clean():
 def test_dry_run_of_default_config_lists_every_stage():
     proc = run_snakemake("-n", "--forceall")
     out = proc.stdout + proc.stderr
-    for rule in ("synth_cad", "synth_render", "synth_manifest", "synth_contact_sheet", "train_model", "predict",
-                 "metrics", "compnets_scaling", "compnets_tables"):
+    for rule in ("synth_cad", "synth_render", "synth_manifest", "synth_contact_sheet", "compnets_train",
+                 "compnets_predict", "metrics", "compnets_scaling", "compnets_tables"):
         assert rule in out
 
 
@@ -59,7 +59,7 @@ def smoke_targets(cfg: dict) -> list[str]:
         f"{root}/variants/test/occlusion/L1.png",  # variant_contact_sheet
         f"{root}/variants/test/fog_3d/3",  # a depth-aware corruption reads the rendered depth
         f"{cfg['results']}/depth/local/test.json",  # train_depth_local, extract_depth
-        # 3D-CompNets: train_model (6 models), predict (clean, variant and unseen splits), metrics,
+        # 3D-CompNets: compnets_train (6 models), compnets_predict (clean, variant and unseen splits), metrics,
         # compnets_scaling, compnets_tables (tables, claims, figures)
         f"{cfg['results']}/tables/compnets_claims.csv",
     ]

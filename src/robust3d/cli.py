@@ -1,50 +1,27 @@
 """`python -m robust3d <command> ...`: one entry point per pipeline step, each runnable without Snakemake.
 
-Commands register themselves in :data:`COMMANDS` with a function that adds their arguments and one that
-runs them; heavy imports happen inside the run functions so that `--help` stays fast.
+Commands register themselves in :data:`robust3d.commands.COMMANDS` with a function that adds their arguments and
+one that runs them; heavy imports happen inside the run functions so that `--help` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+
+from robust3d.cli_registry import COMMANDS, command, config_argument
+
+#: Modules whose import registers the commands (the paper stages' own commands come with robust3d.papers.commands).
+COMMAND_MODULES = ("robust3d.commands.synth", "robust3d.commands.variants", "robust3d.commands.depth",
+                   "robust3d.commands.datasets", "robust3d.commands.evaluate", "robust3d.commands.models",
+                   "robust3d.papers.commands")
 
 
-@dataclass(frozen=True)
-class Command:
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int | None]
-
-
-COMMANDS: dict[str, Command] = {}
-#: Modules whose import registers further commands.
-COMMAND_MODULES = ("robust3d.synth.commands", "robust3d.variants.commands", "robust3d.depth.commands",
-                   "robust3d.data.datasets.commands", "robust3d.evaluate.commands",
-                   "robust3d.tables.commands", "robust3d.models.commands")
-
-
-def command(name: str, help: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
-    """Decorator registering ``fn(args)`` as the subcommand ``name``."""
-
-    def register(fn: Callable[[argparse.Namespace], int | None]):
-        COMMANDS[name] = Command(help, add_arguments, fn)
-        return fn
-
-    return register
-
-
-def _config_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default="config.yaml", help="YAML config (validated against the schema)")
-
-
-@command("check-config", "validate a config file and print it with defaults filled in", _config_argument)
+@command("check-config", "validate a config file and print it with defaults filled in", config_argument)
 def _check_config(args: argparse.Namespace) -> int:
     import yaml
 
-    from robust3d.config import load_config
+    from robust3d.papers import load_config
 
     print(yaml.safe_dump(load_config(args.config), sort_keys=False), end="")
     return 0
@@ -70,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from robust3d.config import ConfigError
+    from robust3d.errors import ConfigError
 
     args = build_parser().parse_args(argv)
     try:

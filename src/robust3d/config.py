@@ -1,5 +1,10 @@
 """Loading and validating robust3d configs: JSON schema first, then the checks a schema cannot express.
 
+The schema is ``workflow/schemas/config.schema.yaml`` (shared sections) plus one fragment per paper,
+``workflow/schemas/papers/<paper>.schema.yaml``, merged in as that paper's section. This module checks the shared
+sections only; each paper's own checks (``robust3d.papers.<paper>.checks``) run from the composition roots
+(:func:`robust3d.papers.validate_config`), so nothing here knows a paper.
+
 Errors are raised as :class:`ConfigError` with one line that names the offending key and what is allowed,
 so that a bad config stops a run before any job starts.
 """
@@ -12,12 +17,14 @@ from typing import Any
 
 import yaml
 
+from robust3d.errors import ConfigError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
+SCHEMA_PATH = SCHEMA_DIR / "config.schema.yaml"
+PAPER_SCHEMA_DIR = SCHEMA_DIR / "papers"
 
-
-class ConfigError(ValueError):
-    """A config that cannot run; the message is one line naming the key."""
+__all__ = ["ConfigError", "load_config", "load_schema", "validate_config"]
 
 
 def _key_path(path) -> str:
@@ -63,7 +70,13 @@ def _fill_defaults(schema: dict, data: dict) -> None:
 
 
 def load_schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    """The shared schema with every paper's fragment merged in as ``properties.<paper>``."""
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    for path in sorted(PAPER_SCHEMA_DIR.glob("*.schema.yaml")):
+        fragment = yaml.safe_load(path.read_text())
+        fragment.pop("$schema", None)
+        schema["properties"][path.name.split(".")[0]] = fragment
+    return schema
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -83,104 +96,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _check_variants(config)
     _check_depth(config)
     _check_datasets(config)
-    _check_compnets(config)
     return config
-
-
-#: Shapes of the DINOv2 ViTs with released weights (timm `<arch>.lvd142m`): depth, embed_dim, num_heads.
-DINOV2_SHAPES = {
-    "vit_small_patch14_dinov2": (12, 384, 6),
-    "vit_base_patch14_dinov2": (12, 768, 12),
-    "vit_large_patch14_dinov2": (24, 1024, 16),
-    "vit_giant_patch14_dinov2": (40, 1536, 24),
-}
-#: Model ids that would collide with other stages' outputs under `<results>/models/`.
-RESERVED_MODEL_IDS = ("depth_local",)
-
-
-def _check_backbone(name: str, entry: dict[str, Any]) -> None:
-    key = f"compnets.backbones.{name}"
-    shape_keys = ("depth", "embed_dim", "num_heads")
-    given = [k for k in shape_keys if k in entry]
-    if entry["kind"] == "resnetext":
-        if given:
-            raise ConfigError(f"key '{key}.{given[0]}': only vit backbones take {', '.join(shape_keys)}")
-        if not entry["arch"].startswith("resnet"):
-            raise ConfigError(f"key '{key}.arch': resnetext needs a ResNet architecture (resnet18, resnet50, ...), "
-                              f"got '{entry['arch']}'")
-        return
-    if "patch14" not in entry["arch"]:
-        raise ConfigError(f"key '{key}.arch': vit backbones are DINOv2-style patch-14 ViTs (stride 14), "
-                          f"got '{entry['arch']}'")
-    if given and len(given) != len(shape_keys):
-        missing = next(k for k in shape_keys if k not in entry)
-        raise ConfigError(f"key '{key}.{missing}': give all of {', '.join(shape_keys)} or none (the arch's own)")
-    if given and entry["embed_dim"] % entry["num_heads"]:
-        raise ConfigError(f"key '{key}.num_heads': {entry['num_heads']} does not divide embed_dim {entry['embed_dim']}")
-    known = DINOV2_SHAPES.get(entry["arch"])
-    if entry["weights"] is not None and given and known and tuple(entry[k] for k in shape_keys) != known:
-        raise ConfigError(f"key '{key}.depth': pretrained {entry['arch']} weights need depth, embed_dim, num_heads "
-                          f"= {known}, got {tuple(entry[k] for k in shape_keys)}")
-
-
-def _check_compnets_data(config: dict[str, Any]) -> None:
-    """The real-data route needs ImageNet3D converted with both splits and unseen classes among its classes."""
-    data = config["compnets"]["data"]
-    if data["source"] != "imagenet3d":
-        return
-    block = config.get("datasets", {}).get("imagenet3d", {})
-    if not block.get("enabled"):
-        raise ConfigError("key 'compnets.data.source': imagenet3d needs datasets.imagenet3d.enabled: true")
-    missing = [s for s in ("train", "val") if s not in block["splits"]]
-    if missing:
-        raise ConfigError(f"key 'datasets.imagenet3d.splits': compnets.data.source imagenet3d needs {missing} too")
-    key = "classes" if block.get("classes") else "include"  # without a class list, `include` forces them in
-    outside = [c for c in data["unseen_classes"] if c not in (block.get(key) or [])]
-    if outside:
-        raise ConfigError(f"key 'compnets.data.unseen_classes': {outside} are not in datasets.imagenet3d.{key}, so "
-                          "the converted data need not have them")
-    if not data["unseen_classes"]:
-        raise ConfigError("key 'compnets.data.unseen_classes': Table 3 needs at least one unseen class")
-
-
-def _check_compnets(config: dict[str, Any]) -> None:
-    """3D-CompNets: models name existing backbones, losses fit their family, sizes fit the mesh."""
-    cfg = config["compnets"]
-    _check_compnets_data(config)
-    for name, entry in cfg["backbones"].items():
-        _check_backbone(name, entry)
-    mesh = cfg["mesh"]
-    if mesh["background_per_image"] > mesh["background_features"]:
-        raise ConfigError(f"key 'compnets.mesh.background_per_image': {mesh['background_per_image']} exceeds the "
-                          f"bank size compnets.mesh.background_features = {mesh['background_features']}")
-    for name, spec in cfg["models"].items():
-        key = f"compnets.models.{name}"
-        if name in RESERVED_MODEL_IDS:
-            raise ConfigError(f"key '{key}': the id '{name}' is taken by another stage's results/models/{name}")
-        if spec["backbone"] not in cfg["backbones"]:
-            raise ConfigError(f"key '{key}.backbone': unknown backbone '{spec['backbone']}' "
-                              f"(compnets.backbones: {', '.join(cfg['backbones'])})")
-        loss, n = spec["loss"], spec["cross_samples"]
-        if spec["family"] == "dual_head":
-            given = [f for f in ("loss", "cross_samples", "vertices_per_class") if spec.get(f) is not None]
-            if given:
-                raise ConfigError(f"key '{key}.{given[0]}': dual_head models have no contrastive loss or mesh; "
-                                  "drop it")
-            continue
-        if loss is None:
-            raise ConfigError(f"key '{key}.loss': neural_mesh models need a loss (novum or compnets)")
-        if loss == "novum" and n is not None:
-            raise ConfigError(f"key '{key}.cross_samples': the novum loss contrasts every vertex; drop cross_samples "
-                              "(it is for the compnets loss)")
-        if loss == "compnets" and n is None:
-            raise ConfigError(f"key '{key}.cross_samples': the compnets loss needs N, the vertices sampled from each "
-                              "other class (paper: 32 or 64)")
-        own = spec.get("vertices_per_class")
-        k, where = (own, f"{key}.vertices_per_class") if own else (mesh["vertices_per_class"],
-                                                                   "compnets.mesh.vertices_per_class")
-        if n is not None and n > k:
-            raise ConfigError(f"key '{key}.cross_samples': {n} exceeds {where} = {k} (cannot sample more vertices "
-                              "than a class has)")
 
 
 def _check_depth(config: dict[str, Any]) -> None:
@@ -223,7 +139,8 @@ def _check_variants(config: dict[str, Any]) -> None:
 
 def _check_synthetic(cfg: dict[str, Any]) -> None:
     """Checks the schema cannot express: category names, held-out counts, non-empty splits."""
-    from robust3d.synth.categories import PASCAL3D_CLASSES, procedural_category_names
+    from robust3d.geometry.classes import PASCAL3D_CLASSES
+    from robust3d.synth.categories import procedural_category_names
 
     known = set(PASCAL3D_CLASSES) | set(procedural_category_names(1000))
     for name in cfg["categories"]:
@@ -276,7 +193,7 @@ def _check_synthetic(cfg: dict[str, Any]) -> None:
 
 def _check_datasets(config: dict[str, Any]) -> None:
     """Real datasets: class names and splits each converter knows, dependencies between blocks, variant needs."""
-    from robust3d.synth.categories import PASCAL3D_CLASSES
+    from robust3d.geometry.classes import PASCAL3D_CLASSES
 
     cfg = config["datasets"]
     for name in ("pascal3d", "occluded_pascal3d"):
@@ -325,39 +242,3 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
     if overrides:
         data.update(overrides)
     return validate_config(data)
-
-
-def config_digest(config: dict[str, Any], sections: tuple[str, ...] | None = None,
-                  ignore: tuple[str, ...] = ()) -> str:
-    """Short content hash of the config, or of some of its top-level sections, without the dotted keys of
-    ``ignore`` (e.g. ``compnets.pose``)."""
-    import hashlib
-    import json
-
-    part = copy.deepcopy(config if sections is None else {k: config.get(k) for k in sections})
-    for dotted in ignore:
-        *parents, leaf = dotted.split(".")
-        node = part
-        for key in parents:
-            node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(leaf, None)
-    return hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def write_resolved_config(config: dict[str, Any], folder: str | Path, stage: str,
-                          sections: tuple[str, ...], ignore: tuple[str, ...] = ()) -> str:
-    """Write the validated config for the jobs of one pipeline stage; return its path.
-
-    The file name carries a hash of only the ``sections`` the stage reads (less the dotted keys of ``ignore``,
-    settings those jobs never read), so that Snakemake's params rerun-trigger reruns a stage's jobs when, and
-    only when, those settings change. The file itself always holds the whole config.
-    """
-    from robust3d.data.io import atomic_path
-
-    path = Path(folder) / f"{stage}-{config_digest(config, sections, ignore)}.yaml"
-    text = yaml.safe_dump(config, sort_keys=False)
-    if not path.exists() or path.read_text() != text:
-        with atomic_path(path) as tmp:
-            tmp.write_text(text)
-    return str(path)

@@ -5,10 +5,12 @@ from pathlib import Path
 SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))  # config validation needs only the package source, not an install
 
-from robust3d.config import ConfigError, validate_config, write_resolved_config  # noqa: E402
+from robust3d.data.config_files import write_resolved_config  # noqa: E402
+from robust3d.errors import ConfigError  # noqa: E402
+from robust3d.papers import PAPERS, stage, validate_config  # noqa: E402
 
 try:
-    config.update(validate_config(config))
+    config.update(validate_config(config))  # the shared sections, then every paper's own checks
 except ConfigError as err:
     sys.exit(f"robust3d: config error: {err}")
 
@@ -85,11 +87,25 @@ def depth_outputs():
     return [f"{RESULTS}/depth/{DEPTH_BACKEND}/{split}.json" for split in config["depth"]["splits"]]
 
 
+# Plans of the shared real-dataset stage and of every paper stage, built here before any include uses them.
+from robust3d.data.datasets.plan import DATASET_BLOCKS, RealDatasetPlan  # noqa: E402
+
+REAL_DATASETS = RealDatasetPlan.prepare(config, variant_targets(), "results/.config")
+#: Paper id -> its plan (robust3d.papers.<id>.Plan); a disabled stage plans no outputs and no predictions.
+STAGES = {name: stage(name).Plan.prepare(config, "results/.config") for name in PAPERS if name in config}
+
+
+def stage_predictions(wildcards):
+    """Every stage's predictions on one benchmark (the shared metrics rule's input)."""
+    return [path for plan in STAGES.values() for path in plan.predictions(wildcards.benchmark)]
+
+
 def final_outputs():
     return (
         expand(f"{SYNTH_ROOT}/{{split}}/manifest.csv", split=synth_splits())
         + expand(f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", split=synth_splits())
         + variant_outputs()
         + depth_outputs()
-        + REAL_DATASETS.outputs()  # real_datasets.smk; empty unless a `datasets` block is enabled
+        + REAL_DATASETS.outputs()  # empty unless a `datasets` block is enabled
+        + [path for plan in STAGES.values() for path in plan.outputs()]
     )

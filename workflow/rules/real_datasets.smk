@@ -1,11 +1,9 @@
 # Real datasets (config `datasets`, off by default): check each raw dataset once (or download it when
 # `datasets.download` is true), convert every split of the enabled blocks to the shared sample format, and
 # build the `variants` section's 2D variants of the `variant_splits`. The plan (paths, job configs, input
-# functions) lives in robust3d.data.datasets.commands, so this file holds only rules.
-from robust3d.data.datasets.commands import DATASET_BLOCKS, RealDatasetPlan
+# functions) is REAL_DATASETS (robust3d.data.datasets.plan, built in common.smk), so this file holds only rules.
 from robust3d.data.datasets.registry import RAW_DATASETS
 
-REAL_DATASETS = RealDatasetPlan.prepare(config, variant_targets(), "results/.config")
 REAL_OUT = REAL_DATASETS.out_root
 
 

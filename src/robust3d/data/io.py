@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -92,3 +93,9 @@ def write_npy(path: str | Path, array: np.ndarray) -> None:
 def write_npz(path: str | Path, **arrays) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    """JSON written atomically (indent 1; numpy scalars as floats)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(data, indent=1, default=float))

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from robust3d.data.format import read_manifest
 from robust3d.data.io import atomic_path, read_image
 from robust3d.depth.metrics import aggregate, per_image_depth_metrics
+from robust3d.models.runtime import checkpoint_path, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
 WEIGHTS_FORMAT = "robust3d.local_depth/1"
 MIN_DEPTH = 1e-3
@@ -156,22 +157,6 @@ def _batch(data: dict[str, Any], idx: torch.Tensor, device: torch.device, flips:
     return x, d
 
 
-def _rng_state() -> dict[str, Any]:
-    """Global RNG states (numpy's global one is never used: the split draws from its own seeded Generator)."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 @torch.no_grad()
 def _validate(model: nn.Module, data: dict[str, Any], idx: np.ndarray, batch_size: int, device: torch.device,
               grad_weight: float, baseline_depth: float) -> dict[str, float]:
@@ -221,7 +206,7 @@ def train_local_depth(manifests: list[Path], out: Path, epochs: int = 20, batch_
 def _train(manifests: list[Path], out: Path, epochs: int, batch_size: int, lr: float, image_size: int, seed: int,
            device: torch.device, checkpoint_every: int, progress: bool, val_fraction: float, base_channels: int,
            grad_weight: float, weight_decay: float, amp: bool, stop_after: int | None) -> dict[str, Any]:
-    ckpt_path = out.with_name(out.name + ".ckpt")
+    ckpt_path = checkpoint_path(out)
     levels = 4
     if image_size % 2**levels:
         raise ValueError(f"image_size must be a multiple of {2**levels}, got {image_size}")
@@ -243,24 +228,20 @@ def _train(manifests: list[Path], out: Path, epochs: int, batch_size: int, lr: f
     total = epochs * steps_per_epoch
 
     state: dict[str, Any] = {"step": 0, "history": [], "epoch_loss": [0.0, 0], "elapsed": 0.0}
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)  # RNG states must stay on the CPU
-        if ckpt["config"] != config:
-            raise ValueError(f"checkpoint {ckpt_path} was written with another configuration "
-                             f"({ckpt['config']}); delete it to start over")
+    ckpt = load_checkpoint(ckpt_path, config)
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        _set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"])
         state = ckpt["state"]
     else:
         state["val_initial"] = _validate(model, data, val_idx, batch_size, device, grad_weight, median_depth)
     resumed_from, elapsed_before = state["step"], state["elapsed"]
 
-    def save_checkpoint() -> None:
+    def save() -> None:
         state["elapsed"] = elapsed_before + time.perf_counter() - started
-        with atomic_path(ckpt_path) as tmp:
-            torch.save({"config": config, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "rng": _rng_state(), "state": state, "epoch": state["step"] // steps_per_epoch}, tmp)
+        save_checkpoint(ckpt_path, {"config": config, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                    "rng": rng_state(), "state": state, "epoch": state["step"] // steps_per_epoch})
 
     model.train()
     bar = tqdm(total=total, initial=state["step"], disable=not progress, desc="local depth", unit="step")
@@ -293,7 +274,7 @@ def _train(manifests: list[Path], out: Path, epochs: int, batch_size: int, lr: f
                                      "val_rel_rmse": val["rel_rmse"]})
             state["epoch_loss"] = [0.0, 0]
         if state["step"] < total and (state["step"] % checkpoint_every == 0 or state["step"] == stop_after):
-            save_checkpoint()
+            save()
         if stop_after is not None and state["step"] >= stop_after and state["step"] < total:
             bar.close()
             return {"stopped": True, "step": state["step"], "total_steps": total, "resumed_from": resumed_from}

@@ -74,9 +74,22 @@ def compute_metrics(predictions: pd.DataFrame, benchmark: str, paper: str,
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
 
-def evaluate_files(paths: Sequence[str | Path], out: str | Path, benchmark: str, paper: str,
+def paper_of(path: str | Path) -> str:
+    """The paper a predictions file belongs to, from its path
+    ``<results>/<paper>/predictions/<benchmark>/<model>/<split>/<variant>/<level>.csv``."""
+    parts = Path(path).parts
+    if len(parts) < 7 or parts[-6] != "predictions":
+        raise ValueError(f"{path}: not a predictions path <results>/<paper>/predictions/<benchmark>/<model>/<split>/"
+                         "<variant>/<level>.csv, so its paper is unknown (give --paper)")
+    return parts[-7]
+
+
+def evaluate_files(paths: Sequence[str | Path], out: str | Path, benchmark: str, paper: str | None = None,
                    unseen_splits: Iterable[str] = DEFAULT_UNSEEN_SPLITS) -> pd.DataFrame:
-    """Read predictions CSVs, compute the tidy metrics and write them atomically to ``out``."""
+    """Read predictions CSVs, compute the tidy metrics and write them atomically to ``out``.
+
+    ``paper``: the paper of every file; None takes each file's from its path (:func:`paper_of`), so one metrics
+    file gathers every paper's predictions on a benchmark."""
     from robust3d.data.io import atomic_path
 
     if not paths:
@@ -85,7 +98,10 @@ def evaluate_files(paths: Sequence[str | Path], out: str | Path, benchmark: str,
     empty = [str(p) for p, f in zip(paths, frames, strict=True) if f.empty]
     if empty:
         raise ValueError(f"predictions files without rows: {empty}")
-    metrics = compute_metrics(pd.concat(frames, ignore_index=True), benchmark, paper, unseen_splits)
+    papers = [paper or paper_of(p) for p in paths]
+    metrics = pd.concat([compute_metrics(pd.concat([f for f, q in zip(frames, papers, strict=True) if q == name],
+                                                   ignore_index=True), benchmark, name, unseen_splits)
+                         for name in dict.fromkeys(papers)], ignore_index=True)
     with atomic_path(out) as tmp:
         metrics.to_csv(tmp, index=False)
     return metrics

@@ -14,7 +14,7 @@ from robust3d.geometry import project_points
 
 
 def _cad_vertices(cad_root: Path, category: str, cad_index: int) -> np.ndarray:
-    from robust3d.synth.primitives import read_off
+    from robust3d.data.cad import read_off
 
     return read_off(cad_root / "CAD" / category / f"{cad_index:02d}.off").verts
 

@@ -15,7 +15,7 @@ def scaling_figure(curves: dict[str, dict[int, float | None]], out: str | Path, 
     import matplotlib.pyplot as plt
 
     from robust3d.data.io import atomic_path
-    from robust3d.tables.sources import loglog_slope
+    from robust3d.evaluate.stats import loglog_slope
 
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     drawn = 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "PASCAL3D_CLASSES": "classes",
     "intrinsics_matrix": "cameras",
     "pascal_to_pytorch3d": "cameras",
     "cuboid_bounds": "cuboid",

@@ -26,9 +26,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from robust3d.models.backbone_shapes import KINDS
+
+__all__ = ["BACKBONES", "KINDS", "PatchViT", "ResNetExt", "WeightsUnavailable", "build_backbone", "pooled"]
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-KINDS = ("resnetext", "vit")
 
 
 class WeightsUnavailable(RuntimeError):
@@ -131,16 +134,25 @@ class PatchViT(_Backbone):
         return self.head(grid)
 
 
+def _resnetext(entry: dict, feature_dim: int) -> _Backbone:
+    return ResNetExt(entry["arch"], feature_dim, entry.get("weights"))
+
+
+def _vit(entry: dict, feature_dim: int) -> _Backbone:
+    sizes = {k: entry.get(k) for k in ("depth", "embed_dim", "num_heads")}
+    return PatchViT(entry["arch"], feature_dim, entry.get("weights"), **sizes)
+
+
+#: Backbone kind (a ``backbones`` entry's ``kind``) -> its builder ``(entry, feature_dim) -> module``.
+BACKBONES = {"resnetext": _resnetext, "vit": _vit}
+
+
 def build_backbone(entry: dict, feature_dim: int) -> nn.Module:
-    """The feature extractor of a ``compnets.backbones`` entry (``kind``, ``arch``, ``weights``, ViT sizes, ``amp``)."""
+    """The feature extractor of a paper's ``backbones`` entry (``kind``, ``arch``, ``weights``, ViT sizes, ``amp``)."""
     kind = entry.get("kind")
-    if kind == "resnetext":
-        net: _Backbone = ResNetExt(entry["arch"], feature_dim, entry.get("weights"))
-    elif kind == "vit":
-        sizes = {k: entry.get(k) for k in ("depth", "embed_dim", "num_heads")}
-        net = PatchViT(entry["arch"], feature_dim, entry.get("weights"), **sizes)
-    else:
-        raise ValueError(f"unknown backbone kind {kind!r} (allowed: {', '.join(KINDS)})")
+    if kind not in BACKBONES:
+        raise ValueError(f"unknown backbone kind {kind!r} (allowed: {', '.join(BACKBONES)})")
+    net = BACKBONES[kind](entry, feature_dim)
     net.amp = bool(entry.get("amp", False))
     return net
 

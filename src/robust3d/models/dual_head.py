@@ -7,7 +7,7 @@ performance on the validation set."
 
 Reading: cross-entropy needs classes, so the pose head classifies each of the 3 angles into bins (the usual
 viewpoint-as-classification baseline of the NeMo line of work), and "output size of 3" is read as 3 angle outputs,
-each a softmax over its bins (``compnets.dual_head`` bin counts). The loss is the class CE plus the three angle
+each a softmax over its bins (the paper section's ``dual_head`` bin counts). The loss is the class CE plus the three angle
 CEs, unweighted; a prediction is the centre of the arg-max bin. The other reading, a 3-number regression (e.g. L1
 or MSE on the angles), would contradict "cross-entropy" and is not implemented.
 
@@ -16,7 +16,7 @@ Bins: azimuth over [0, 2pi) and theta over [-pi, pi) are periodic, with bin ``i`
 equal bins with centres ``low + (i + 0.5) * width`` (angles outside are clamped into the end bins).
 
 Both heads read the globally average-pooled backbone feature map (:func:`robust3d.models.backbones.pooled`).
-Training (Adam, ``compnets.train``) is resumable from ``<out>.ckpt`` and evaluates the calibration split after
+Training (Adam, the section's ``train``) is resumable from ``<out>.ckpt`` and evaluates the calibration split after
 every epoch; "optimized to best performance on the validation set" is read as model selection: the written
 weights are those of the epoch with the best calibration score, the mean of class accuracy and pose accuracy
 at pi/6 (the first such epoch on ties); every epoch's numbers are in the training-metrics JSON.
@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from robust3d.models.registry import ModelSpec
+from robust3d.models.runtime import resolve_device
+from robust3d.models.spec import ModelSpec
 
 WEIGHTS_FORMAT = "robust3d.dual_head/1"
 ANGLES = ("azimuth", "elevation", "theta")
@@ -70,13 +72,13 @@ class AngleBins:
         return self.low + (index + offset) * self.width
 
 
-def bin_counts(cfg: dict) -> dict[str, int]:
-    """Bins per angle from ``cfg["compnets"]["dual_head"]`` (``azimuth_bins``, ``elevation_bins``, ``theta_bins``)."""
-    dh = cfg["compnets"]["dual_head"]
+def bin_counts(section: dict) -> dict[str, int]:
+    """Bins per angle from a paper section's ``dual_head`` (``azimuth_bins``, ``elevation_bins``, ``theta_bins``)."""
+    dh = section["dual_head"]
     counts = {a: int(dh[f"{a}_bins"]) for a in ANGLES}
     bad = {a: n for a, n in counts.items() if n < 1}
     if bad:
-        raise ValueError(f"compnets.dual_head bin counts must be >= 1, got {bad}")
+        raise ValueError(f"dual_head bin counts must be >= 1, got {bad}")
     return counts
 
 
@@ -118,18 +120,9 @@ def dual_head_loss(class_logits: torch.Tensor, pose_logits: dict[str, torch.Tens
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-def _device(cfg: dict) -> torch.device:
-    name = cfg.get("device", "cpu")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"config asks for device '{name}' but torch sees no GPU (use 'cpu' or 'auto')")
-    return torch.device(name)
-
-
 def _epoch_batches(n: int, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
     """Batches of the shared ``(seed, epoch)`` order, so a resumed run replays an uninterrupted one."""
-    from robust3d.models.training import epoch_order
+    from robust3d.models.runtime import epoch_order
 
     perm = epoch_order(n, seed, epoch).tolist()
     return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
@@ -188,28 +181,29 @@ def _calibration_scores(result: dict[str, Any]) -> dict[str, float]:
 
 # ----------------------------------------------------------------------------------------------- training
 
-def train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
-          *, progress: bool = True, stop_after_epochs: int | None = None) -> None:
-    """Train the baseline ``spec`` and write the best-calibration weights to ``out`` and the JSON to ``metrics``.
+def train(section: dict, spec: ModelSpec, inputs: Mapping[str, Path], out: Path, metrics: Path, *, seed: int = 0,
+          device: str = "cpu", progress: bool = True, stop_after_epochs: int | None = None) -> None:
+    """Train the baseline ``spec`` on ``inputs["train"]`` and write the weights of the best epoch on
+    ``inputs["calibration"]`` to ``out`` and the JSON to ``metrics``. ``section``: the paper's config section.
 
     Resumes from ``<out>.ckpt`` (written every ``checkpoint_every`` epochs) when present; a checkpoint written
     with another configuration is an error. ``stop_after_epochs`` stops after checkpointing that many epochs, as
     a killed job would (for tests).
     """
-    from robust3d.models.training import training_settings
+    from robust3d.models.runtime import training_settings
 
-    with training_settings(int(cfg["compnets"]["train"]["num_threads"])):
-        _train(cfg, spec, Path(train_manifest), Path(calibration_manifest), Path(out), Path(metrics), progress,
-               stop_after_epochs)
+    with training_settings(int(section["train"]["num_threads"])):
+        _train(section, spec, Path(inputs["train"]), Path(inputs["calibration"]), Path(out), Path(metrics),
+               int(seed), resolve_device(device), progress, stop_after_epochs)
 
 
-def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
-           progress: bool, stop_after_epochs: int | None) -> None:
+def _train(section: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
+           seed: int, device: torch.device, progress: bool, stop_after_epochs: int | None) -> None:
     from tqdm.auto import tqdm
 
     from robust3d.data.io import atomic_path
     from robust3d.models.data import ManifestDataset, manifest_classes
-    from robust3d.models.training import (
+    from robust3d.models.runtime import (
         checkpoint_path,
         load_checkpoint,
         rng_state,
@@ -220,10 +214,9 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
 
     if spec.family != "dual_head":
         raise ValueError(f"model '{spec.name}' is a {spec.family} model, not a dual_head baseline")
-    section, tc = cfg["compnets"], cfg["compnets"]["train"]
+    tc = section["train"]
     epochs, batch_size, every = int(tc["epochs"]), int(tc["batch_size"]), int(tc["checkpoint_every"])
-    seed, device = int(cfg.get("seed", 0)), _device(cfg)
-    bins = angle_bins(bin_counts(cfg))
+    bins = angle_bins(bin_counts(section))
     entry = dict(section["backbones"][spec.backbone])
     classes = manifest_classes(train_manifest)
     train_set = ManifestDataset(train_manifest, classes)
@@ -294,8 +287,8 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
                     "feature_dim": run_config["feature_dim"], "bins": run_config["bins"],
                     "state_dict": best["state_dict"], "best_epoch": best["epoch"]}, tmp)
     history = state["history"]
-    summary = {"model": spec.name, "family": spec.family, "backbone": spec.backbone, "loss": spec.loss,
-               "cross_samples": spec.cross_samples, "classes": classes, "epochs": epochs, "steps": state["steps"],
+    summary = {"model": spec.name, "family": spec.family, "backbone": spec.backbone, "loss": None,
+               "cross_samples": None, "classes": classes, "epochs": epochs, "steps": state["steps"],
                "train_seconds": state["elapsed"], "seconds_per_epoch": state["elapsed"] / max(epochs, 1),
                "loss_gflops_per_step": None, "final_loss": history[-1]["train_loss"] if history else None,
                "resumed_from": resumed_from,
@@ -321,7 +314,7 @@ def load_model(checkpoint: Path, device: torch.device | str = "cpu") -> tuple[Du
     return net.to(device).eval(), {k: v for k, v in blob.items() if k != "state_dict"}
 
 
-def predict(cfg: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_csv: Path, *,
+def predict(section: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_csv: Path, *, device: str = "cpu",
             unseen: bool = False, progress: bool = True) -> None:
     """Write the predictions CSV of ``manifest`` (one row per sample, the contract's columns).
 
@@ -335,13 +328,13 @@ def predict(cfg: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_cs
     from robust3d.models.data import ManifestDataset
 
     threads_before = torch.get_num_threads()
-    torch.set_num_threads(int(cfg["compnets"]["train"]["num_threads"]))
+    torch.set_num_threads(int(section["train"]["num_threads"]))
     try:
-        device = _device(cfg)
+        device = resolve_device(device)
         net, meta = load_model(checkpoint, device)
         bins = angle_bins(meta["bins"])  # the binning the model was trained with
         dataset = ManifestDataset(manifest, meta["classes"], allow_unknown=unseen)
-        res = _infer(net, dataset, bins, int(cfg["compnets"]["train"]["batch_size"]), device, progress,
+        res = _infer(net, dataset, bins, int(section["train"]["batch_size"]), device, progress,
                      desc=f"predict {spec.name}")
     finally:
         torch.set_num_threads(threads_before)

@@ -1,40 +1,31 @@
 """Model ids -> specs -> family modules: every table row is a config entry, never an if-chain in code.
 
-A model id (``compnets.models.<id>``) names a family (how it is trained and predicts), a backbone entry
-(``compnets.backbones.<name>``) and, for neural mesh models, the contrastive loss and the cross-class
-sample size N. Each family module exposes ``train(...)`` and ``predict(...)`` with the signatures of the
-3D-CompNets contract, so the CLI dispatches on the spec alone.
+A model id (``<paper>.models.<id>``) names a family (how it is trained and predicts), a backbone entry
+(``<paper>.backbones.<name>``) and the family's options. Each family module exposes
+
+- ``train(section, spec, inputs, out, metrics, *, seed, device)``: ``section`` is the paper's config section,
+  ``inputs`` maps input names (``train``, ``calibration``, ...) to manifests;
+- ``predict(section, spec, checkpoint, manifest, out_csv, *, device, unseen)``,
+
+so a paper's rules dispatch on the spec alone, whatever the paper.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from types import ModuleType
 
+from robust3d.models.spec import ModelSpec
+
+__all__ = ["FAMILIES", "ModelSpec", "family_module", "model_spec"]
+
 FAMILIES = {"neural_mesh": "robust3d.models.neural_mesh.family", "dual_head": "robust3d.models.dual_head"}
-LOSSES = ("novum", "compnets")
+#: Keys of a model entry that every family shares; the rest are the family's options.
+COMMON_KEYS = ("family", "backbone")
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """One trainable model: ``name`` is the config id (also the results folder name)."""
-
-    name: str
-    family: str
-    backbone: str
-    loss: str | None = None
-    cross_samples: int | None = None
-    vertices_per_class: int | None = None  # neural_mesh: this model's K (None: compnets.mesh.vertices_per_class)
-
-    def n_vertices(self, cfg: dict) -> int:
-        """K of this model's cuboids: its own, or the config's shared one."""
-        return int(self.vertices_per_class or cfg["compnets"]["mesh"]["vertices_per_class"])
-
-
-def model_spec(cfg: dict, name: str) -> ModelSpec:
-    """The spec of model ``name`` from ``cfg["compnets"]``; errors name the allowed ids and values."""
-    section = cfg.get("compnets", {})
+def model_spec(section: dict, name: str) -> ModelSpec:
+    """The spec of model ``name`` of a paper's config ``section``; errors name the allowed ids and values."""
     models = section.get("models", {})
     if name not in models:
         raise ValueError(f"unknown model '{name}' (allowed: {', '.join(sorted(models)) or 'none configured'})")
@@ -46,17 +37,8 @@ def model_spec(cfg: dict, name: str) -> ModelSpec:
     if backbone not in section.get("backbones", {}):
         raise ValueError(f"model '{name}': unknown backbone {backbone!r} "
                          f"(allowed: {', '.join(sorted(section.get('backbones', {})))})")
-    loss = entry.get("loss")
-    cross = entry.get("cross_samples")
-    if family == "neural_mesh":
-        if loss not in LOSSES:
-            raise ValueError(f"model '{name}': loss must be one of {', '.join(LOSSES)}, got {loss!r}")
-        if loss == "compnets" and (not isinstance(cross, int) or cross < 1):
-            raise ValueError(f"model '{name}': the compnets loss needs cross_samples >= 1, got {cross!r}")
-    k = entry.get("vertices_per_class")
-    return ModelSpec(name=name, family=family, backbone=backbone, loss=loss,
-                     cross_samples=int(cross) if cross is not None else None,
-                     vertices_per_class=int(k) if k is not None else None)
+    options = {k: v for k, v in entry.items() if k not in COMMON_KEYS}
+    return ModelSpec(name=name, family=family, backbone=backbone, options=options)
 
 
 def family_module(spec: ModelSpec) -> ModuleType:

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from robust3d.geometry import pascal_to_pytorch3d, pose_to_rotation, project_points
-from robust3d.synth.textures import Albedo, Texture
+
+
+class Albedo(Protocol):
+    """Anything that colours object-space surface points (a synthetic texture, a face identity, ...); the cartoon
+    style also reads ``color_a``, a texture's main colour."""
+
+    def shade(self, points: torch.Tensor) -> torch.Tensor: ...
 
 
 @dataclass
@@ -123,9 +130,10 @@ def render_scenes(scenes: list[SceneSpec], focal: float, viewport: float, image_
 
 
 def _flat_colour(albedo: Albedo) -> torch.Tensor:
-    """The cartoon style's single colour: a texture's main colour."""
-    if isinstance(albedo, Texture):
-        return torch.tensor(albedo.color_a, dtype=torch.float32)
+    """The cartoon style's single colour: a texture's main colour (``color_a``)."""
+    colour = getattr(albedo, "color_a", None)
+    if colour is not None:
+        return torch.tensor(colour, dtype=torch.float32)
     raise ValueError(f"the cartoon style needs a Texture, got {type(albedo).__name__}")
 
 

@@ -18,6 +18,8 @@ from functools import partial
 
 import numpy as np
 
+from robust3d.geometry.classes import PASCAL3D_CLASSES
+
 from .primitives import (
     Mesh,
     box,
@@ -36,10 +38,6 @@ from .primitives import (
     wedge,
 )
 
-PASCAL3D_CLASSES = (
-    "aeroplane", "bicycle", "boat", "bottle", "bus", "car",
-    "chair", "diningtable", "motorbike", "sofa", "train", "tvmonitor",
-)  # fmt: skip
 MIN_FACES, MAX_FACES = 100, 1500
 
 Vec3 = Sequence[float] | np.ndarray

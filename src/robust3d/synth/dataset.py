@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from robust3d.data.cad import CUBOID_VERTICES, Mesh, cad_path, cuboid_path, read_off, vertex_normals, write_off
 from robust3d.data.format import bbox_from_mask
 from robust3d.data.io import atomic_dir, atomic_path, write_image, write_mask, write_npy, write_npz
 from robust3d.geometry import camera_center, cuboid_bounds, cuboid_mesh, project_points
@@ -23,24 +24,6 @@ from robust3d.synth.backgrounds import render_background
 from robust3d.synth.categories import build_car, build_instances
 from robust3d.synth.occluders import occlude
 from robust3d.synth.plan import SampleSpec, cad_indices, car_class, chunk_of, face_identity, stable_seed
-from robust3d.synth.primitives import Mesh, read_off, write_off
-
-CUBOID_VERTICES = 1000  # NeMo's default K
-
-
-def cad_path(root: Path, category: str, cad_index: int, create: bool = False) -> Path:
-    path = Path(root) / "CAD" / category / f"{cad_index:02d}.off"
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def cuboid_path(root: Path, category: str, create: bool = False) -> Path:
-    """NeMo keeps the single cuboid of a category as CAD_single/<class>/01.off; so do we."""
-    path = Path(root) / "CAD_single" / category / "01.off"
-    if create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _extra_classes(config: dict) -> dict[str, list[Mesh]]:
@@ -80,16 +63,6 @@ def build_cad(config: dict, out_dir: str | Path) -> None:
             write_off(cuboid_path(tmp, category, create=True), Mesh(verts, faces))
             meta["cuboids"][category] = {"bounds": bounds.tolist(), "n_vertices": len(verts)}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-
-
-def vertex_normals(mesh: Mesh) -> np.ndarray:
-    """Area-weighted vertex normals (on NeMo's cuboids each vertex lies on one side: the side's normal)."""
-    tri = mesh.verts[mesh.faces].astype(np.float64)
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros((len(mesh.verts), 3))
-    for k in range(3):
-        np.add.at(normals, mesh.faces[:, k], face_n)
-    return normals / np.linalg.norm(normals, axis=1, keepdims=True).clip(1e-12)
 
 
 def _load_meshes(root: Path, keys: set[tuple[str, int]]) -> dict[tuple[str, int], Mesh]:

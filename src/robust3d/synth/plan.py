@@ -27,11 +27,19 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from robust3d.synth.backgrounds import BACKGROUND_FAMILIES, HELD_OUT_BACKGROUNDS
-from robust3d.synth.textures import FAMILIES, HELD_OUT_FAMILIES, Albedo, Texture, category_style, sample_texture
+from robust3d.synth.textures import FAMILIES, HELD_OUT_FAMILIES, Texture, category_style, sample_texture
+
+#: Splits whose own renders carry a variant label in their manifests (synth.dataset writes the `style`
+#: split's rendering style there), so predictions on the split itself are keyed by that label.
+SPLIT_OWN_VARIANTS = {"style": ("cartoon", "0")}
+
+if TYPE_CHECKING:
+    from robust3d.render.scene import Albedo
 
 OBJECT_SPLITS = ("train", "calibration", "test", "depth_train", "unseen", "ood_shape", "ood_pose", "ood_texture",
                  "ood_context", "style", "cue_conflict", "pug_size", "pug_texture")
@@ -53,7 +61,7 @@ class SampleSpec:
     elevation: float
     theta: float
     distance: float
-    texture: Albedo
+    texture: Albedo  # a Texture, or a face identity
     background: str
     background_seed: int
     light_dir: tuple[float, float, float]

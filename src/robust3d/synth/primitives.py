@@ -1,4 +1,4 @@
-"""Low-poly triangle-mesh primitives and OFF I/O for the synthetic benchmark.
+"""Low-poly triangle-mesh primitives for the synthetic benchmark (the Mesh type and OFF I/O: :mod:`robust3d.data.cad`).
 
 Pure numpy so meshes can be built in data-loader workers without torch. Faces are counter-clockwise seen
 from outside (outward normals) because renderers rely on it for back-face culling and shading; every
@@ -7,13 +7,11 @@ primitive is a closed surface, so its signed volume is positive.
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
+
+from robust3d.data.cad import Mesh
 
 Vec3 = Sequence[float] | np.ndarray
 
@@ -23,43 +21,6 @@ _AXIS_ROT = {
     "x": np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),  # (x, y, z) -> (y, z, x)
     "y": np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]),  # (x, y, z) -> (z, x, y)
 }
-
-
-@dataclass
-class Mesh:
-    """Triangle mesh: float32 vertices (V, 3) and int64 faces (F, 3), CCW seen from outside."""
-
-    verts: np.ndarray
-    faces: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.verts = np.ascontiguousarray(self.verts, dtype=np.float32).reshape(-1, 3)
-        self.faces = np.ascontiguousarray(self.faces, dtype=np.int64).reshape(-1, 3)
-
-    @property
-    def num_verts(self) -> int:
-        return int(self.verts.shape[0])
-
-    @property
-    def num_faces(self) -> int:
-        return int(self.faces.shape[0])
-
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Axis-aligned bounding box (min corner, max corner)."""
-        return self.verts.min(0), self.verts.max(0)
-
-    def extent(self) -> np.ndarray:
-        """Bounding-box side lengths (3,)."""
-        lo, hi = self.bounds()
-        return hi - lo
-
-    def signed_volume(self) -> float:
-        """Divergence-theorem volume; positive iff a closed surface has outward-facing triangles."""
-        tri = self.verts.astype(np.float64)[self.faces]
-        return float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0)
-
-    def copy(self) -> Mesh:
-        return Mesh(self.verts.copy(), self.faces.copy())
 
 
 def merge(meshes: Iterable[Mesh]) -> Mesh:
@@ -255,42 +216,3 @@ def tube_between(p0: Vec3, p1: Vec3, radius: float, segments: int = 6) -> Mesh:
     return transform(cyl, rotation=align_z(d), translation=(p0 + p1) / 2)
 
 
-def write_off(path: str | os.PathLike, mesh: Mesh) -> None:
-    """Write an OFF file atomically (temp file in the same folder, then os.replace): no half-written files."""
-    path = os.fspath(path)
-    lines = ["OFF", f"{mesh.num_verts} {mesh.num_faces} 0"]
-    lines += [f"{x:.9g} {y:.9g} {z:.9g}" for x, y, z in mesh.verts.tolist()]
-    lines += [f"3 {a} {b} {c}" for a, b, c in mesh.faces.tolist()]
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp_", suffix=".off")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def read_off(path: str | os.PathLike) -> Mesh:
-    """Read an OFF file; tolerates 'OFFV F E' headers (PASCAL3D+/ModelNet), comments and n-gon faces."""
-    with open(path) as f:
-        lines = [ln.split("#", 1)[0].strip() for ln in f]
-    lines = [ln for ln in lines if ln]
-    head = re.match(r"^([A-Za-z]*OFF)\s*(.*)$", lines[0]) if lines else None
-    if head is None:
-        raise ValueError(f"{path}: not an OFF file (missing 'OFF' header)")
-    rest, body = (head.group(2), lines[1:]) if head.group(2) else (lines[1], lines[2:])
-    nv, nf = (int(t) for t in rest.split()[:2])
-    if len(body) < nv + nf:
-        raise ValueError(f"{path}: expected {nv} vertices and {nf} faces, file is truncated")
-    verts = np.array([ln.split()[:3] for ln in body[:nv]], dtype=np.float64).reshape(-1, 3)
-    faces = []
-    for ln in body[nv : nv + nf]:
-        tok = ln.split()
-        idx = [int(t) for t in tok[1 : 1 + int(tok[0])]]
-        faces += [(idx[0], idx[k], idx[k + 1]) for k in range(1, len(idx) - 1)]
-    faces_arr = np.array(faces, dtype=np.int64).reshape(-1, 3)
-    if faces_arr.size and (faces_arr.min() < 0 or faces_arr.max() >= nv):
-        raise ValueError(f"{path}: face index out of range for {nv} vertices")
-    return Mesh(verts, faces_arr)

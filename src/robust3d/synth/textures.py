@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,12 +37,6 @@ class Texture:
     def shade(self, points: torch.Tensor) -> torch.Tensor:
         """RGB albedo ``(N, 3)`` at object-space points ``(N, 3)``."""
         return shade_texture(self, points)
-
-
-class Albedo(Protocol):
-    """Anything that colours object-space surface points (a :class:`Texture`, a face identity, ...)."""
-
-    def shade(self, points: torch.Tensor) -> torch.Tensor: ...
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[float, float, float]:

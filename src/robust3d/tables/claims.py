@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from robust3d.tables.spec import Cell
+from robust3d.tables.cell import Cell
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,4 +1,4 @@
-"""The papers' printed numbers (``reference/<paper>.yaml``): looked up by (table, row key, column key).
+"""A paper's printed numbers (``papers/<paper>/reference.yaml``): looked up by (table, row key, column key).
 
 Kept apart from :mod:`robust3d.tables.sources` on purpose: nothing here can become one of our values.
 """
@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
-REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
 
 
 @dataclass(frozen=True)
@@ -42,10 +40,10 @@ class Reference:
         return "not printed in the paper"
 
 
-def load_reference(paper: str) -> Reference:
-    path = REFERENCE_DIR / f"{paper}.yaml"
+def load_reference(path: str | Path) -> Reference:
+    """The reference file of one paper (its stage provides the path)."""
+    path = Path(path)
     if not path.exists():
-        known = ", ".join(sorted(p.stem for p in REFERENCE_DIR.glob("*.yaml")))
-        raise ValueError(f"no reference numbers for paper '{paper}' (known: {known})")
+        raise ValueError(f"no reference numbers at {path}")
     data = yaml.safe_load(path.read_text())
     return Reference(data["paper"], " ".join(data["citation"].split()), data["dataset"], data["tables"])

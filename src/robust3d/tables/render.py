@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from robust3d.tables.cell import Cell
 from robust3d.tables.reference import Reference
 from robust3d.tables.sources import Sources
-from robust3d.tables.spec import Cell, TableSpec
+from robust3d.tables.spec import TableSpec
 
 SOURCES = ("ours", "paper")
 LONG_COLUMNS = ["table", "row", "row_label", "column", "column_label", "source", "value", "n", "note"]

@@ -1,4 +1,4 @@
-"""Our numbers, and only ours: metrics.csv, training-metrics JSONs, the scaling CSV and per-sample predictions.
+"""Our numbers, and only ours: metrics.csv, training-metrics JSONs, per-sample predictions and a paper's extra CSVs.
 
 Every lookup returns a :class:`~robust3d.tables.spec.Cell`; a missing value carries the reason, preferring the
 config's (a split or variant this config does not build, a model it does not train) over "no row in the file".
@@ -11,10 +11,9 @@ import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from robust3d.tables.spec import Cell
+from robust3d.tables.cell import Cell
 
 KEY_COLUMNS = ("model", "split", "variant", "level", "metric")
 
@@ -46,32 +45,13 @@ def read_predictions(paths: Iterable[str | Path]) -> pd.DataFrame:
     return _normalise_keys(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
 
 
-def loglog_slope(x: Iterable[float], y: Iterable[float]) -> float:
-    """Least-squares slope of log(y) against log(x): ~1 for linear growth, ~2 for quadratic."""
-    x, y = np.asarray(list(x), float), np.asarray(list(y), float)
-    keep = (x > 0) & (y > 0) & np.isfinite(x) & np.isfinite(y)
-    if keep.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(x[keep]), np.log(y[keep]), 1)[0])
-
-
-def scaling_series(df: pd.DataFrame) -> pd.Series:
-    """Series name of each scaling row: NOVUM-<vertices> (no cross-class sampling) or 3D-CompNets."""
-    def name(row) -> str:
-        n = row.get("cross_samples")
-        if n is None or n == "" or (isinstance(n, float) and math.isnan(n)):
-            return f"NOVUM-{int(row['vertices_per_class'])}"
-        return "3D-CompNets"
-
-    return df.apply(name, axis=1) if len(df) else pd.Series([], dtype=str)
-
-
 class Sources:
     """Lookups into our outputs. ``models``: the ids this config trains (None: unknown, allow all);
-    ``availability(split, variant, level)``: why this config builds no such evaluation, or None."""
+    ``availability(split, variant, level)``: why this config builds no such evaluation, or None; ``extra``: a
+    paper's own CSVs by name (e.g. 3D-CompNets' ``scaling``), read by that paper's columns."""
 
     def __init__(self, metrics: pd.DataFrame | None = None, train: dict[str, dict] | None = None,
-                 scaling: pd.DataFrame | None = None, predictions: pd.DataFrame | None = None,
+                 extra: dict[str, pd.DataFrame] | None = None, predictions: pd.DataFrame | None = None,
                  models: Iterable[str] | None = None,
                  availability: Callable[[str, str, str], str | None] | None = None,
                  benchmark: str | None = None):
@@ -82,22 +62,20 @@ class Sources:
             for r in metrics.to_dict("records")
         }
         self._train = train or {}
-        self._scaling = scaling
-        if scaling is not None and len(scaling):
-            self._scaling = scaling.assign(series=scaling_series(scaling))
+        self.extra = dict(extra or {})
         self._predictions = predictions
         self._models = None if models is None else set(models)
         self._availability = availability
 
     @classmethod
     def load(cls, metrics: str | Path | None = None, train: Iterable[str | Path] = (),
-             scaling: str | Path | None = None, predictions: Iterable[str | Path] = (), **kwargs) -> Sources:
+             extra: dict[str, str | Path] | None = None, predictions: Iterable[str | Path] = (), **kwargs) -> Sources:
         runs = {}
         for path in train:
             data = json.loads(Path(path).read_text())
             runs[data["model"]] = data
         return cls(read_metrics(metrics) if metrics else None, runs,
-                   pd.read_csv(scaling) if scaling else None,
+                   {name: pd.read_csv(path) for name, path in (extra or {}).items()},
                    read_predictions(predictions) if predictions else None, **kwargs)
 
     # ------------------------------------------------------------------ models and reasons
@@ -123,19 +101,21 @@ class Sources:
         value, n = hit
         return Cell(None if math.isnan(value) else value, n, "" if not math.isnan(value) else "NaN in metrics.csv")
 
-    def train_field(self, model: str, field: str) -> Cell:
+    def train_field(self, model: str, field: str, null_notes: dict[str, str] | None = None) -> Cell:
+        """A field of the model's train.json; ``null_notes``: family -> why that family's models have none."""
         run = self._train.get(model)
         if run is None:
             return Cell(None, None, f"no training metrics (train.json) of {model}")
         value = run.get(field)
         if value is None:
-            why = "a dual-head model has no contrastive loss" if run.get("family") == "dual_head" else "null"
+            why = (null_notes or {}).get(run.get("family"), "null")
             return Cell(None, None, f"train.json {field}: {why}")
         return Cell(float(value), None, "")
 
-    def class_pose_accuracy(self, model: str, split: str, class_name: str) -> Cell:
-        """Pose accuracy at pi/6 (percent) over the samples of one class, from the predictions (the evaluation's
-        metric function on the class's rows, so it agrees with metrics.csv's pooled value)."""
+    def class_metric(self, model: str, split: str, class_name: str, metric: str) -> Cell:
+        """A pose metric of :func:`~robust3d.evaluate.metrics.group_metrics` (e.g. ``pose_acc_pi6``) over the samples
+        of one class of a clean split, from the predictions (the evaluation's own metric function on the class's
+        rows, so it agrees with metrics.csv's pooled value)."""
         reason = self._unavailable(split, "clean", "0")
         if reason:
             return Cell(None, None, reason)
@@ -150,7 +130,7 @@ class Sources:
             return Cell(None, None, f"not one of our {split} classes")
         from robust3d.evaluate.metrics import group_metrics  # the same pose error as metrics.csv
 
-        return Cell(group_metrics(df, with_class=False)["pose_acc_pi6"], len(df), "")
+        return Cell(group_metrics(df, with_class=False)[metric], len(df), "")
 
     def classes(self, model: str | None, split: str) -> list[str]:
         """Classes present in the predictions of ``split`` (of one model, or of all), in order of appearance."""
@@ -161,32 +141,3 @@ class Sources:
         if model is not None:
             df = df[df["model"] == model]
         return list(dict.fromkeys(df["class"]))
-
-    def _series(self, series: str) -> pd.DataFrame | None:
-        if self._scaling is None or not len(self._scaling):
-            return None
-        return self._scaling[self._scaling["series"] == series]
-
-    def scaling_value(self, series: str, n_classes: int, field: str) -> Cell:
-        df = self._series(series)
-        if df is None:
-            return Cell(None, None, "no scaling CSV given")
-        hit = df[df["n_classes"] == n_classes]
-        if not len(hit):
-            return Cell(None, None, f"no {series} point at {n_classes} classes in the scaling CSV")
-        value = float(hit[field].iloc[0])
-        return Cell(None if math.isnan(value) else value, None, "")
-
-    def scaling_slope(self, series: str, field: str) -> Cell:
-        df = self._series(series)
-        if df is None:
-            return Cell(None, None, "no scaling CSV given")
-        slope = loglog_slope(df["n_classes"], df[field])
-        if math.isnan(slope):
-            return Cell(None, None, f"fewer than 2 positive {series} points")
-        return Cell(slope, len(df), "")
-
-    def scaling_classes(self) -> list[int]:
-        if self._scaling is None or not len(self._scaling):
-            return []
-        return sorted({int(v) for v in self._scaling["n_classes"]})

@@ -6,36 +6,21 @@ reductions against a reference row) combine cells of the same table, so they nev
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from robust3d.tables.cell import Cell
 
 if TYPE_CHECKING:
     from robust3d.tables.sources import Sources
 
 CLEAN = ("clean", "0")  # variant and level of an unmodified split (predictions CSV contract)
-#: Splits whose own renders carry a variant label in their manifests (synth/dataset.py writes the `style`
-#: split's rendering style there), so predictions on the split itself are keyed by that label.
-SPLIT_OWN_VARIANTS = {"style": ("cartoon", "0")}
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One value with its sample count, or ``None`` with the reason it is missing (``note``)."""
-
-    value: float | None
-    n: int | None = None
-    note: str = ""
-
-    @property
-    def missing(self) -> bool:
-        return self.value is None or (isinstance(self.value, float) and math.isnan(self.value))
 
 
 @dataclass(frozen=True)
 class Row:
     key: str  # unique within the table (e.g. "pose:resnet50")
-    model: str  # our model id (compnets.models) or another source key (a scaling series)
+    model: str  # our model id (<paper>.models) or another source key (e.g. a series of a paper's extra CSV)
     label: str  # the paper's row label
     backbone: str = ""  # the paper's backbone label
     group: str = ""  # block of rows, e.g. "Class." / "Pose Est."
@@ -105,9 +90,10 @@ class TrainColumn(Column):
 
     field_name: str = ""
     scale: float = 1.0
+    null_notes: tuple[tuple[str, str], ...] = ()  # (family, why its train.json has no such field)
 
     def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
-        cell = sources.train_field(row.model, self.field_name)
+        cell = sources.train_field(row.model, self.field_name, dict(self.null_notes))
         return cell if cell.missing else Cell(cell.value * self.scale, cell.n, cell.note)
 
 
@@ -130,33 +116,6 @@ class ReductionColumn(Column):
 
     def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
         raise NotImplementedError("resolved by TableSpec.resolve, which sees other rows")
-
-
-@dataclass(frozen=True)
-class PoseClassColumn(Column):
-    """Pose accuracy at pi/6 of one class of the unseen split, from the per-sample predictions."""
-
-    class_name: str = ""
-    split: str = "unseen"
-
-    def needs(self, row: Row) -> list[tuple[str, str, str]]:
-        return [(self.split, *CLEAN)]
-
-    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
-        return sources.class_pose_accuracy(row.model, self.split, self.class_name)
-
-
-@dataclass(frozen=True)
-class ScalingColumn(Column):
-    """A field of the scaling CSV for one series (the row) at one class count, or the log-log slope."""
-
-    n_classes: int | None = None  # None: the slope of log(field) against log(n_classes)
-    field_name: str = "step_seconds"
-
-    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
-        if self.n_classes is None:
-            return sources.scaling_slope(row.model, self.field_name)
-        return sources.scaling_value(row.model, self.n_classes, self.field_name)
 
 
 @dataclass

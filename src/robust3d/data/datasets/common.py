@@ -24,12 +24,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from robust3d.data.cad import CUBOID_VERTICES, Mesh, cad_path, cuboid_path, read_off, vertex_normals, write_off
 from robust3d.data.format import MANIFEST_COLUMNS
 from robust3d.data.io import atomic_dir, atomic_path, write_image, write_mask, write_npz
 from robust3d.geometry import camera_center, cuboid_bounds, cuboid_mesh, project_points
 from robust3d.render.scene import convex_visibility
-from robust3d.synth.dataset import CUBOID_VERTICES, cad_path, cuboid_path, vertex_normals
-from robust3d.synth.primitives import Mesh, read_off, write_off
 
 from .registry import DatasetUnavailable
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from robust3d.synth.categories import PASCAL3D_CLASSES
+from robust3d.geometry.classes import PASCAL3D_CLASSES
 
 from .common import DEFAULT_IMAGE_SIZE, SampleSkipped, SplitWriter, binary_mask, prepare_cad, read_list
 from .pascal3d import convert_pascal_image

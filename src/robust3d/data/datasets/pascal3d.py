@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.io
 
-from robust3d.synth.categories import PASCAL3D_CLASSES
+from robust3d.geometry.classes import PASCAL3D_CLASSES
 
 from .common import (
     DEFAULT_IMAGE_SIZE,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from robust3d.models.neural_mesh.train import train
-from robust3d.models.registry import ModelSpec
+from robust3d.models.spec import ModelSpec
 
 __all__ = ["predict", "train"]
 
 
-def predict(cfg: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_csv: Path, *,
-            unseen: bool = False) -> None:
+def predict(section: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_csv: Path, *, device: str = "cpu",
+            unseen: bool = False, progress: bool = True) -> None:
     """Classify and estimate poses for a split (render-and-compare; ``models.neural_mesh.predict``)."""
     from robust3d.models.neural_mesh.predict import predict as _predict
 
-    return _predict(cfg, spec, checkpoint, manifest, out_csv, unseen=unseen)
+    return _predict(section, spec, checkpoint, manifest, out_csv, device=device, unseen=unseen, progress=progress)

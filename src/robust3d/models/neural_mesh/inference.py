@@ -65,13 +65,13 @@ class FeatureCamera:
                    principal=(px, py), size=(int(size[0]), int(size[1])))
 
 
-def initial_pose_grid(cfg: dict | None = None) -> torch.Tensor:
+def initial_pose_grid(pose: dict | None = None) -> torch.Tensor:
     """``(P, 3)`` initial (azimuth, elevation, theta): NeMo's 12 x 4 x 3 = 144 poses by default.
 
     azimuth ``linspace(0, 2pi, A, endpoint=False)`` x elevation ``linspace(-pi/6, pi/3, E)`` x theta
-    ``linspace(-pi/6, pi/6, T)``; ``A, E, T`` from ``cfg["compnets"]["pose"]`` when given.
+    ``linspace(-pi/6, pi/6, T)``; ``A, E, T`` from a paper section's ``pose`` settings when given.
     """
-    pose = (cfg or {}).get("compnets", {}).get("pose", {})
+    pose = pose or {}
     n_a, n_e, n_t = (int(pose.get(k, d)) for k, d in (("azimuth_bins", 12), ("elevation_bins", 4),
                                                         ("theta_bins", 3)))
     az = torch.arange(n_a, dtype=torch.float32) * (2 * math.pi / n_a)

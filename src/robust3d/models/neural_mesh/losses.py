@@ -128,6 +128,32 @@ def compnets_loss(f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor, feat
     return total.mean()
 
 
+def _novum(f, cls, vertex, features, n_vertices, background, temperature, *, near, omega, cross_samples, generator):
+    return novum_loss(f, cls, vertex, features, n_vertices, background, temperature, near)
+
+
+def _compnets(f, cls, vertex, features, n_vertices, background, temperature, *, near, omega, cross_samples,
+              generator):
+    return compnets_loss(f, cls, vertex, features, n_vertices, background, temperature, omega, cross_samples, near,
+                         generator=generator)
+
+
+#: Loss name (a neural mesh model's ``loss`` option) -> the loss, called as :func:`contrastive_loss` calls it.
+LOSSES = {"novum": _novum, "compnets": _compnets}
+
+
+def contrastive_loss(name: str, f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor, features: torch.Tensor,
+                     n_vertices: torch.Tensor, background: torch.Tensor, temperature: float, *,
+                     near: torch.Tensor | None = None, omega: torch.Tensor | None = None,
+                     cross_samples: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The loss ``name`` (:data:`LOSSES`) on the visible-vertex features ``f (V, D)`` of one batch; ``omega`` and
+    ``cross_samples`` are the compnets loss's (NOVUM contrasts every vertex of every class)."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown contrastive loss {name!r} (known: {', '.join(LOSSES)})")
+    return LOSSES[name](f, cls, vertex, features, n_vertices, background, temperature, near=near, omega=omega,
+                        cross_samples=cross_samples, generator=generator)
+
+
 def omega_from_confusion(confusion: torch.Tensor, threshold: float) -> torch.Tensor:
     """``omega_{y,y'}``: the row-normalised confusion (rows = true class), zero below ``threshold``.
 

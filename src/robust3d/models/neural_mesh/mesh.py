@@ -10,6 +10,7 @@ projects inside the image; its feature-map cell is ``floor(pixel / stride)`` (se
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from robust3d.data.io import atomic_path
+from robust3d.data.format import load_annotation
+from robust3d.data.io import atomic_path, read_mask
+from robust3d.models.data import ManifestDataset, camera_batch, manifest_classes
 
 FORMAT = "robust3d.neural_mesh/1"
 
@@ -83,8 +86,8 @@ def find_cad_root(manifest: str | Path) -> Path:
 
 def class_cuboid(cad_root: str | Path, cls: str, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
     """NeMo's single cuboid of ``cls``: bounds pooled over ``CAD/<cls>/<NN>.off``, about ``n_vertices`` vertices."""
+    from robust3d.data.cad import read_off
     from robust3d.geometry import cuboid_bounds, cuboid_mesh
-    from robust3d.synth.primitives import read_off
 
     files = sorted(p for p in (Path(cad_root) / "CAD" / cls).glob("*.off") if p.stem.isdigit())
     if not files:
@@ -94,8 +97,8 @@ def class_cuboid(cad_root: str | Path, cls: str, n_vertices: int) -> tuple[np.nd
 
 def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> np.ndarray:
     """Outward normals of cuboid vertices (each lies on one side of the box)."""
-    from robust3d.synth.dataset import vertex_normals as _normals
-    from robust3d.synth.primitives import Mesh
+    from robust3d.data.cad import Mesh
+    from robust3d.data.cad import vertex_normals as _normals
 
     return _normals(Mesh(verts.cpu().numpy(), faces.cpu().numpy()))
 
@@ -168,3 +171,71 @@ def background_cells(uv: torch.Tensor, image_hw: tuple[int, int], stride: int,
         taken = torch.nn.functional.max_pool2d(pad[None, None], stride)[0, 0] > 0
         out.append(~taken.reshape(-1))
     return torch.stack(out)
+
+
+# ---------------------------------------------------------------------------------------------- training geometry
+
+@dataclass
+class SampleGeometry:
+    """Per training sample: cell (flat) and visibility of every vertex of its class, and background-eligible cells."""
+
+    cell: torch.Tensor  # (N, Kmax) long
+    visible: torch.Tensor  # (N, Kmax) bool, False on padding
+    background: torch.Tensor  # (N, h*w) bool
+    grid: tuple[int, int]
+
+
+@dataclass
+class ClassMeshes:
+    """Each class's cuboid (NeMo's, about the model's K vertices) and NOVUM's near-vertex mask over the bank."""
+
+    classes: list[str]
+    vertices: list[torch.Tensor]  # per class (K_y, 3)
+    faces: list[torch.Tensor]  # per class (F_y, 3) long
+    near: torch.Tensor  # (Y, Kmax, Kmax) bool, False on padding
+
+
+def _pad_stack(tensors: list[torch.Tensor], kmax: int) -> torch.Tensor:
+    out = torch.zeros(len(tensors), kmax, kmax, dtype=torch.bool)
+    for y, t in enumerate(tensors):
+        out[y, : len(t), : len(t)] = t
+    return out
+
+
+def class_meshes(train_manifest: Path, n_vertices: int, remove_near: float) -> ClassMeshes:
+    """The cuboids of the classes of ``train_manifest`` (from the CAD models above it): what a model trains on."""
+    classes = manifest_classes(train_manifest)
+    cad_root = find_cad_root(train_manifest)
+    meshes = [class_cuboid(cad_root, cls, n_vertices) for cls in classes]
+    vertices = [torch.from_numpy(v).float() for v, _ in meshes]
+    faces = [torch.from_numpy(f).long() for _, f in meshes]
+    near = _pad_stack([near_mask(v, remove_near) for v in vertices], max(len(v) for v in vertices))
+    return ClassMeshes(classes, vertices, faces, near)
+
+
+def sample_geometry(ds: ManifestDataset, vertices: list[torch.Tensor], faces: list[torch.Tensor],
+                    image_hw: tuple[int, int], stride: int, indices: Sequence[int] | None = None) -> SampleGeometry:
+    """Project each sample's class cuboid with its annotated camera (grouped by class: one batched call each).
+
+    ``indices`` restricts it to those samples (row i of the result is sample ``indices[i]``), e.g. one batch.
+    """
+    picked = np.arange(len(ds)) if indices is None else np.asarray(indices, dtype=np.int64)
+    kmax = max(len(v) for v in vertices)
+    n = len(picked)
+    grid = feature_grid(image_hw, stride)
+    cell = torch.zeros(n, kmax, dtype=torch.long)
+    visible = torch.zeros(n, kmax, dtype=torch.bool)
+    allowed = torch.zeros(n, grid[0] * grid[1], dtype=torch.bool)
+    cls_of = np.asarray(ds.class_index)[picked]
+    for y in sorted(set(cls_of.tolist()) - {-1}):
+        idx = np.flatnonzero(cls_of == y)
+        rows = [ds.rows[i] for i in picked[idx]]
+        anns = [load_annotation(ds.root / row["annotation"]) for row in rows]
+        masks = [read_mask(ds.root / row["mask_amodal"]) if row.get("mask_amodal") else None for row in rows]
+        proj = project_vertices(vertices[y], faces[y], camera_batch(anns), image_hw, stride)
+        k = len(vertices[y])
+        cell[idx, :k] = proj.cell
+        visible[idx, :k] = proj.visible
+        allowed[idx] = background_cells(proj.uv, image_hw, stride,
+                                        [torch.from_numpy(m) if m is not None else None for m in masks])
+    return SampleGeometry(cell, visible, allowed, grid)

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from robust3d.models.registry import ModelSpec
+from robust3d.models.spec import ModelSpec
 
 DEFAULT_BATCH = 64  # images per batch; pose refinement gets cheaper per image with bigger batches
 DEFAULT_CACHE_MB = 4096  # initial-pose renders kept (schema default of compnets.pose.cache_mb)
 
 
-def predict(cfg: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_csv: Path, *,
+def predict(section: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_csv: Path, *, device: str = "cpu",
             unseen: bool = False, progress: bool = True) -> None:
     """Write the predictions CSV of ``manifest`` (the contract's columns) atomically to ``out_csv``."""
     import torch
@@ -30,7 +30,6 @@ def predict(cfg: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_cs
     from tqdm.auto import tqdm
 
     from robust3d.data.format import read_manifest
-    from robust3d.depth.commands import resolve_device
     from robust3d.evaluate.predictions import write_predictions
     from robust3d.models.data import ManifestDataset, collate
     from robust3d.models.neural_mesh.classify import classify
@@ -42,19 +41,20 @@ def predict(cfg: dict, spec: ModelSpec, checkpoint: Path, manifest: Path, out_cs
         lowest_loss_class,
     )
     from robust3d.models.neural_mesh.mesh import NeuralMeshModel
+    from robust3d.models.runtime import resolve_device
 
-    pose_cfg = cfg["compnets"]["pose"]
+    pose_cfg = section["pose"]
     steps, lr = int(pose_cfg["refine_steps"]), float(pose_cfg["lr"])
     batch_size = int(pose_cfg.get("batch_size", DEFAULT_BATCH))
-    device = torch.device(resolve_device(cfg.get("device", "cpu")))
+    device = resolve_device(device)
     threads_before = torch.get_num_threads()
-    torch.set_num_threads(int(cfg["compnets"]["train"]["num_threads"]))
+    torch.set_num_threads(int(section["train"]["num_threads"]))
     try:
         model = NeuralMeshModel.load(checkpoint, map_location=device)
         backbone = model.build_backbone().to(device)
         dataset = ManifestDataset(manifest, model.classes, allow_unknown=unseen)
         cache_bytes = int(pose_cfg.get("cache_mb", DEFAULT_CACHE_MB)) * 2**20
-        cache = InitialPoseCache(initial_pose_grid(cfg), max_bytes=cache_bytes)
+        cache = InitialPoseCache(initial_pose_grid(pose_cfg), max_bytes=cache_bytes)
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
         results: dict[int, dict] = {}
         bar = tqdm(total=len(dataset), disable=not progress, desc=f"predict {spec.name}", unit="img")

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,27 +34,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from robust3d.data.format import load_annotation
-from robust3d.data.io import read_mask
-from robust3d.models.data import ManifestDataset, camera_batch, collate, manifest_classes
+from robust3d.models.data import ManifestDataset, collate
 from robust3d.models.neural_mesh.bank import FeatureBank, sample_background_cells
 from robust3d.models.neural_mesh.classify import classify
 from robust3d.models.neural_mesh.flops import loss_gflops
-from robust3d.models.neural_mesh.losses import compnets_loss, novum_loss, omega_from_confusion
-from robust3d.models.neural_mesh.mesh import (
-    NeuralMeshModel,
-    background_cells,
-    class_cuboid,
-    feature_grid,
-    find_cad_root,
-    near_mask,
-    project_vertices,
-)
-from robust3d.models.registry import ModelSpec
-from robust3d.models.training import (
+from robust3d.models.neural_mesh.losses import contrastive_loss, omega_from_confusion
+from robust3d.models.neural_mesh.mesh import NeuralMeshModel, class_meshes, sample_geometry
+from robust3d.models.neural_mesh.options import MeshOptions
+from robust3d.models.runtime import (
     checkpoint_path,
     epoch_order,
     load_checkpoint,
+    resolve_device,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -63,82 +53,7 @@ from robust3d.models.training import (
     training_settings,
     write_json,
 )
-
-
-@dataclass
-class SampleGeometry:
-    """Per training sample: cell (flat) and visibility of every vertex of its class, and background-eligible cells."""
-
-    cell: torch.Tensor  # (N, Kmax) long
-    visible: torch.Tensor  # (N, Kmax) bool, False on padding
-    background: torch.Tensor  # (N, h*w) bool
-    grid: tuple[int, int]
-
-
-@dataclass
-class ClassMeshes:
-    """Each class's cuboid (NeMo's, about the model's K vertices) and NOVUM's near-vertex mask over the bank."""
-
-    classes: list[str]
-    vertices: list[torch.Tensor]  # per class (K_y, 3)
-    faces: list[torch.Tensor]  # per class (F_y, 3) long
-    near: torch.Tensor  # (Y, Kmax, Kmax) bool, False on padding
-
-
-def _pad_stack(tensors: list[torch.Tensor], kmax: int) -> torch.Tensor:
-    out = torch.zeros(len(tensors), kmax, kmax, dtype=torch.bool)
-    for y, t in enumerate(tensors):
-        out[y, : len(t), : len(t)] = t
-    return out
-
-
-def class_meshes(train_manifest: Path, n_vertices: int, remove_near: float) -> ClassMeshes:
-    """The cuboids of the classes of ``train_manifest`` (from the CAD models above it): what a model trains on."""
-    classes = manifest_classes(train_manifest)
-    cad_root = find_cad_root(train_manifest)
-    meshes = [class_cuboid(cad_root, cls, n_vertices) for cls in classes]
-    vertices = [torch.from_numpy(v).float() for v, _ in meshes]
-    faces = [torch.from_numpy(f).long() for _, f in meshes]
-    near = _pad_stack([near_mask(v, remove_near) for v in vertices], max(len(v) for v in vertices))
-    return ClassMeshes(classes, vertices, faces, near)
-
-
-def sample_geometry(ds: ManifestDataset, vertices: list[torch.Tensor], faces: list[torch.Tensor],
-                    image_hw: tuple[int, int], stride: int, indices: Sequence[int] | None = None) -> SampleGeometry:
-    """Project each sample's class cuboid with its annotated camera (grouped by class: one batched call each).
-
-    ``indices`` restricts it to those samples (row i of the result is sample ``indices[i]``), e.g. one batch.
-    """
-    picked = np.arange(len(ds)) if indices is None else np.asarray(indices, dtype=np.int64)
-    kmax = max(len(v) for v in vertices)
-    n = len(picked)
-    grid = feature_grid(image_hw, stride)
-    cell = torch.zeros(n, kmax, dtype=torch.long)
-    visible = torch.zeros(n, kmax, dtype=torch.bool)
-    allowed = torch.zeros(n, grid[0] * grid[1], dtype=torch.bool)
-    cls_of = np.asarray(ds.class_index)[picked]
-    for y in sorted(set(cls_of.tolist()) - {-1}):
-        idx = np.flatnonzero(cls_of == y)
-        rows = [ds.rows[i] for i in picked[idx]]
-        anns = [load_annotation(ds.root / row["annotation"]) for row in rows]
-        masks = [read_mask(ds.root / row["mask_amodal"]) if row.get("mask_amodal") else None for row in rows]
-        proj = project_vertices(vertices[y], faces[y], camera_batch(anns), image_hw, stride)
-        k = len(vertices[y])
-        cell[idx, :k] = proj.cell
-        visible[idx, :k] = proj.visible
-        allowed[idx] = background_cells(proj.uv, image_hw, stride,
-                                        [torch.from_numpy(m) if m is not None else None for m in masks])
-    return SampleGeometry(cell, visible, allowed, grid)
-
-
-def contrastive_loss(spec: ModelSpec, f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor, bank: FeatureBank,
-                     near: torch.Tensor, temperature: float, omega: torch.Tensor,
-                     generator: torch.Generator | None) -> torch.Tensor:
-    """The model's loss (``spec.loss``) on the visible-vertex features of one batch."""
-    args = (f, cls, vertex, bank.features, bank.n_vertices.to(f.device), bank.background, temperature)
-    if spec.loss == "novum":
-        return novum_loss(*args, near=near)
-    return compnets_loss(*args, omega, spec.cross_samples, near=near, generator=generator)
+from robust3d.models.spec import ModelSpec
 
 
 @torch.no_grad()
@@ -159,42 +74,41 @@ def confusion_matrix(net: nn.Module, ds: ManifestDataset, bank: FeatureBank, bat
     return conf
 
 
-def train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
-          *, stop_after: int | None = None, progress: bool = True) -> dict[str, Any]:
-    """Train ``spec`` on ``train_manifest``; write the :class:`NeuralMeshModel` to ``out`` and the metrics JSON.
+def train(section: dict, spec: ModelSpec, inputs: Mapping[str, Path], out: Path, metrics: Path, *, seed: int = 0,
+          device: str = "cpu", stop_after: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train ``spec`` on ``inputs["train"]`` (the compnets loss calibrates omega on ``inputs["calibration"]``);
+    write the :class:`NeuralMeshModel` to ``out`` and the metrics JSON. ``section``: the paper's config section
+    (``train``, ``mesh``, ``backbones``, ``feature_dim``).
 
     ``stop_after`` stops after that many epochs (once checkpointed), as a killed job would: for tests.
     Returns the metrics (or ``{"stopped": True, ...}``).
     """
-    from robust3d.depth.commands import resolve_device
+    with training_settings(int(section["train"]["num_threads"])):
+        return _train(section, spec, MeshOptions.of(spec, section), Path(inputs["train"]),
+                      Path(inputs.get("calibration", inputs["train"])), Path(out), Path(metrics), int(seed),
+                      resolve_device(device), stop_after, progress)
 
-    with training_settings(int(cfg["compnets"]["train"]["num_threads"])):
-        return _train(cfg, spec, Path(train_manifest), Path(calibration_manifest), Path(out), Path(metrics),
-                      torch.device(resolve_device(cfg.get("device", "cpu"))), stop_after, progress)
 
-
-def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
-           device: torch.device, stop_after: int | None, progress: bool) -> dict[str, Any]:
+def _train(c: dict, spec: ModelSpec, opt: MeshOptions, train_manifest: Path, calibration_manifest: Path, out: Path,
+           metrics: Path, seed: int, device: torch.device, stop_after: int | None, progress: bool) -> dict[str, Any]:
     from robust3d.models.backbones import build_backbone
 
-    c = cfg["compnets"]
     tcfg, mcfg = c["train"], c["mesh"]
     if spec.family != "neural_mesh":
         raise ValueError(f"model '{spec.name}' is a {spec.family} model, not a neural mesh model")
-    seed = int(cfg.get("seed", 0))
-    epochs = int(tcfg["novum_epochs"] if spec.loss == "novum" else tcfg["epochs"])
+    epochs = int(tcfg["novum_epochs"] if opt.loss == "novum" else tcfg["epochs"])
     batch_size, d = int(tcfg["batch_size"]), int(c["feature_dim"])
     temperature = float(mcfg["temperature"])
     entry = c["backbones"][spec.backbone]
     ckpt_path = checkpoint_path(out)
-    config = {"model": spec.name, "loss": spec.loss, "cross_samples": spec.cross_samples, "backbone": dict(entry),
+    config = {"model": spec.name, "loss": opt.loss, "cross_samples": opt.cross_samples, "backbone": dict(entry),
               "train_manifest": str(train_manifest.resolve()), "calibration": str(calibration_manifest.resolve()),
-              "epochs": epochs, "mesh": {**mcfg, "vertices_per_class": spec.n_vertices(cfg)}, "feature_dim": d,
+              "epochs": epochs, "mesh": {**mcfg, "vertices_per_class": opt.n_vertices}, "feature_dim": d,
               "seed": seed,
               "train": {k: v for k, v in tcfg.items() if k not in ("num_threads", "checkpoint_every")}}
     started = time.perf_counter()
 
-    meshes = class_meshes(train_manifest, spec.n_vertices(cfg), float(mcfg["remove_near"]))
+    meshes = class_meshes(train_manifest, opt.n_vertices, float(mcfg["remove_near"]))
     classes, vertices, faces, near = meshes.classes, meshes.vertices, meshes.faces, meshes.near.to(device)
 
     torch.manual_seed(seed)
@@ -243,8 +157,8 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
         """The loss's GFLOPs on these visible vertices with the omega in force (no training RNG is drawn)."""
         if not len(f):
             return 0.0
-        return loss_gflops(spec.loss, f, cls, vertex, bank.features, bank.n_vertices.to(device), bank.background,
-                           temperature, near, omega, spec.cross_samples, seed)
+        return loss_gflops(opt.loss, f, cls, vertex, bank.features, bank.n_vertices.to(device), bank.background,
+                           temperature, near, omega, opt.cross_samples, seed)
 
     net.train()
     bar = tqdm(total=epochs * steps_per_epoch, initial=state["epoch"] * steps_per_epoch, disable=not progress,
@@ -262,7 +176,9 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
                 epoch_gflops = count_gflops(f, cls, vertex)
                 started += time.perf_counter() - counting_from
             if len(f):
-                loss = contrastive_loss(spec, f, cls, vertex, bank, near, temperature, omega, gen)
+                loss = contrastive_loss(opt.loss, f, cls, vertex, bank.features, bank.n_vertices.to(f.device),
+                                        bank.background, temperature, near=near, omega=omega,
+                                        cross_samples=opt.cross_samples, generator=gen)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -275,7 +191,7 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
             bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}" if losses else "-")
         record: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                                   "loss_gflops": epoch_gflops}
-        if spec.loss == "compnets" and (epoch + 1) % int(mcfg["confusion_every"]) == 0 and epoch + 1 < epochs:
+        if opt.loss == "compnets" and (epoch + 1) % int(mcfg["confusion_every"]) == 0 and epoch + 1 < epochs:
             conf = confusion_matrix(net, calib_ds, bank, batch_size, device)
             omega = omega_from_confusion(conf, float(mcfg["confusion_threshold"]))
             off = ~torch.eye(y_count, dtype=torch.bool)
@@ -303,8 +219,8 @@ def _train(cfg: dict, spec: ModelSpec, train_manifest: Path, calibration_manifes
     per_epoch = [h.get("loss_gflops") for h in state["history"]]
     off = ~torch.eye(y_count, dtype=torch.bool)
     result = {
-        "model": spec.name, "family": spec.family, "backbone": spec.backbone, "loss": spec.loss,
-        "cross_samples": spec.cross_samples, "classes": classes, "epochs": epochs,
+        "model": spec.name, "family": spec.family, "backbone": spec.backbone, "loss": opt.loss,
+        "cross_samples": opt.cross_samples, "classes": classes, "epochs": epochs,
         "steps": epochs * steps_per_epoch, "train_seconds": train_seconds, "seconds_per_epoch": train_seconds / epochs,
         "loss_gflops_per_step": gflops, "loss_gflops_per_epoch": per_epoch,
         "loss_gflops_mean": float(np.mean(per_epoch)) if None not in per_epoch else None,

@@ -1,0 +1,5 @@
+"""Errors every layer may raise without importing the layer that explains them."""
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; the message is one line naming the key."""

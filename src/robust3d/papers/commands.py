@@ -1,0 +1,67 @@
+"""`python -m robust3d tables`: a paper's tables (ours beside the paper's), its checked claims and its figures.
+
+Also imports every stage's own commands module (``robust3d.papers.<id>.commands``, where one exists), so they
+register with the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+
+from robust3d.cli_registry import command
+from robust3d.papers import PAPERS
+
+for _module in PAPERS.values():
+    if importlib.util.find_spec(f"{_module}.commands") is not None:
+        importlib.import_module(f"{_module}.commands")
+
+
+def _extra(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name, path
+
+
+def _tables_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--paper", required=True, choices=sorted(PAPERS))
+    p.add_argument("--config", help="resolved config: names the missing values' reasons and the models it trains")
+    p.add_argument("--metrics", help="tidy metrics.csv (benchmark, paper, model, split, variant, level, metric, ...)")
+    p.add_argument("--benchmark", default=None, help="keep only this benchmark's rows of metrics.csv")
+    p.add_argument("--train-metrics", nargs="*", default=[], help="training-metrics JSONs, one per model")
+    p.add_argument("--extra", type=_extra, action="append", default=[], metavar="NAME=CSV",
+                   help="a paper's own CSV by name (3D-CompNets: scaling=<results>/compnets/scaling.csv)")
+    p.add_argument("--scaling", help="3D-CompNets' scaling CSV (same as --extra scaling=CSV)")
+    p.add_argument("--predictions", nargs="*", default=[],
+                   help="per-sample predictions CSVs (3D-CompNets: the unseen split gives Table 3 per class)")
+    p.add_argument("--out-dir", required=True, help="tables go here (<paper>_table<N>.csv/.md, <paper>_claims.csv)")
+    p.add_argument("--figures-dir", help="figures go here (default: <out-dir>/../figures)")
+
+
+@command("tables", "build a paper's tables, claims and figures from metrics, training JSONs and predictions",
+         _tables_args)
+def tables(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from robust3d.papers import load_config, stage
+    from robust3d.tables.sources import Sources
+
+    paper = stage(args.paper)
+    config = load_config(args.config) if args.config else None
+    kwargs = {}
+    if config is not None:
+        kwargs = {"models": paper.models(config),
+                  "availability": lambda split, variant, level: paper.unavailable(config, split, variant, level)}
+    extra = dict(args.extra)
+    if args.scaling:
+        extra["scaling"] = args.scaling
+    sources = Sources.load(args.metrics, args.train_metrics, extra, args.predictions, benchmark=args.benchmark,
+                           **kwargs)
+    built, claims_df = paper.build(sources, config)
+    figures_dir = Path(args.figures_dir) if args.figures_dir else Path(args.out_dir).parent / "figures"
+    written = paper.write(built, claims_df, args.out_dir, figures_dir)
+    counts = claims_df["holds"].value_counts().to_dict()
+    print(f"{args.paper}: {len(written)} files under {args.out_dir} and {figures_dir}; claims: "
+          + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("true", "false", "untestable")))
+    return 0

@@ -1,0 +1,199 @@
+# 3D-CompNets (paper 1): every model of `compnets.models` (dual-head baselines and neural mesh models) trained on the
+# train split of the data route (compnets.data.source: the synthetic benchmark or ImageNet3D), neural mesh models
+# with the compnets loss reading the calibration split's confusion; per-sample predictions of exactly the
+# (model, split, variant, level) cells the tables read; the scaling run of Figure 2; Tables 1-4, the claims and
+# Figures 1-2. On ImageNet3D, the splits the paper uses but the dataset does not ship are derived as manifests
+# pointing at the converted files. The plan (paths, input functions, resources) is STAGES["compnets"]
+# (robust3d.papers.compnets.Plan, built in common.smk); outputs live under <results>/compnets/.
+from robust3d.papers.compnets.routes import ImageNet3DRoute
+
+COMPNETS = STAGES["compnets"]
+COMPNETS_THREADS = config["compnets"]["train"]["num_threads"]
+INET3D = ImageNet3DRoute(config)
+INET3D_UNSEEN = " ".join(config["compnets"]["data"]["unseen_classes"])
+
+
+rule compnets_train:
+    input:
+        train=COMPNETS.manifest("train"),
+        calibration=COMPNETS.calibration_manifest,
+        cad=COMPNETS.cad_input,
+    output:
+        model=f"{COMPNETS.root}/models/{{model}}/model.pt",
+        metrics=f"{COMPNETS.root}/models/{{model}}/train.json",
+    params:
+        config=COMPNETS.train_config_file,
+    wildcard_constraints:
+        model="|".join(COMPNETS.models),
+    log:
+        "logs/compnets/train/{model}.log",
+    benchmark:
+        "benchmarks/compnets/train/{model}.tsv"
+    conda:
+        "../../../envs/robust3d.yaml"
+    threads: COMPNETS_THREADS
+    resources:
+        gpu=1 if config["device"] == "cuda" else 0,
+        mem_mb=COMPNETS.train_mem,
+        runtime=COMPNETS.train_runtime,
+    shell:
+        "python -m robust3d train-model --config {params.config} --paper compnets --model {wildcards.model} "
+        "--input train={input.train} --input calibration={input.calibration} --out {output.model} "
+        "--metrics {output.metrics} > {log} 2>&1"
+
+
+rule compnets_predict:
+    input:
+        model=f"{COMPNETS.root}/models/{{model}}/model.pt",
+        manifest=COMPNETS.predict_input,
+    output:
+        f"{COMPNETS.root}/predictions/{COMPNETS.benchmark}/{{model}}/{{split}}/{{variant}}/{{level}}.csv",
+    params:
+        config=COMPNETS.config_file,
+        manifest=COMPNETS.predict_manifest,
+        unseen=COMPNETS.unseen_flag,
+    wildcard_constraints:
+        model="|".join(COMPNETS.models),
+    log:
+        "logs/compnets/predict/{model}/{split}/{variant}/{level}.log",
+    benchmark:
+        "benchmarks/compnets/predict/{model}/{split}/{variant}/{level}.tsv"
+    conda:
+        "../../../envs/robust3d.yaml"
+    threads: COMPNETS_THREADS
+    resources:
+        gpu=1 if config["device"] == "cuda" else 0,
+        mem_mb=COMPNETS.predict_mem,
+        runtime=COMPNETS.predict_runtime,
+    shell:
+        "python -m robust3d predict --config {params.config} --paper compnets --model {wildcards.model} "
+        "--checkpoint {input.model} --manifest {params.manifest} --out {output} {params.unseen} > {log} 2>&1"
+
+
+rule compnets_scaling:
+    output:
+        COMPNETS.scaling,
+    params:
+        config=COMPNETS.config_file,
+    log:
+        "logs/compnets/scaling.log",
+    benchmark:
+        "benchmarks/compnets/scaling.tsv"
+    conda:
+        "../../../envs/robust3d.yaml"
+    threads: COMPNETS_THREADS
+    resources:
+        gpu=1 if config["device"] == "cuda" else 0,
+        mem_mb=lambda wildcards, attempt: 8000 * attempt,
+        runtime=lambda wildcards, attempt: 60 * attempt,
+    shell:
+        "python -m robust3d compnets-scaling --config {params.config} --out {output} > {log} 2>&1"
+
+
+rule compnets_tables:
+    input:
+        metrics=COMPNETS.metrics,
+        train=COMPNETS.train_metrics(),
+        scaling=COMPNETS.scaling,
+        predictions=COMPNETS.unseen_predictions(),
+    output:
+        tables=COMPNETS.table_outputs(),
+        claims=report(COMPNETS.claims, caption="../../report/papers/compnets/claims.rst", category="Tables",
+                      subcategory="3D-CompNets"),
+        figure1=report(COMPNETS.figures()[0], caption="../../report/papers/compnets/figure1.rst",
+                       category="Figures", subcategory="3D-CompNets"),
+        figure2=report(COMPNETS.figures()[1], caption="../../report/papers/compnets/figure2.rst",
+                       category="Figures", subcategory="3D-CompNets"),
+    params:
+        config=COMPNETS.tables_config_file,
+        benchmark=COMPNETS.benchmark,
+        tables=COMPNETS.tables_dir_param,
+        figures=COMPNETS.figures_dir_param,
+    log:
+        "logs/compnets/tables.log",
+    benchmark:
+        "benchmarks/compnets/tables.tsv"
+    conda:
+        "../../../envs/robust3d.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 15 * attempt,
+    shell:
+        "python -m robust3d tables --paper compnets --config {params.config} --metrics {input.metrics} "
+        "--benchmark {params.benchmark} --train-metrics {input.train} --extra scaling={input.scaling} "
+        "--predictions {input.predictions} --out-dir {params.tables} --figures-dir {params.figures} > {log} 2>&1"
+
+
+# ImageNet3D route (compnets.data.source: imagenet3d; never requested on the synthetic route): the seen classes'
+# train objects minus a held-out calibration share, the val objects of the seen and of the unseen classes, and
+# the val variants restricted to the seen classes (robust3d.papers.compnets.routes).
+
+
+rule compnets_holdout:
+    input:
+        INET3D.converted_manifest("train"),
+    output:
+        train=INET3D.manifest("train"),
+        calibration=INET3D.manifest("calibration"),
+    params:
+        unseen=INET3D_UNSEEN,
+        fraction=config["compnets"]["data"]["calibration_fraction"],
+        seed=config["seed"],
+    log:
+        "logs/compnets/data/holdout.log",
+    benchmark:
+        "benchmarks/compnets/data/holdout.tsv"
+    conda:
+        "../../../envs/robust3d.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m robust3d subset-manifest --manifest {input:q} --out {output.train:q} "
+        "--exclude-classes {params.unseen} --held-out {output.calibration:q} --fraction {params.fraction} "
+        "--seed {params.seed} > {log} 2>&1"
+
+
+rule compnets_val_subset:
+    input:
+        INET3D.converted_manifest("test"),
+    output:
+        f"{INET3D.derived_root}/{{part}}/manifest.csv",
+    params:
+        classes=lambda wildcards: ("--classes " if wildcards.part == "unseen" else "--exclude-classes ")
+        + INET3D_UNSEEN,
+    wildcard_constraints:
+        part="test|unseen",
+    log:
+        "logs/compnets/data/{part}.log",
+    benchmark:
+        "benchmarks/compnets/data/{part}.tsv"
+    conda:
+        "../../../envs/robust3d.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m robust3d subset-manifest --manifest {input:q} --out {output:q} {params.classes} > {log} 2>&1"
+
+
+rule compnets_variant_subset:
+    input:
+        INET3D.converted_variant("{variant}", "{level}"),
+    output:
+        INET3D.variant_manifest("{variant}", "{level}"),
+    params:
+        unseen=INET3D_UNSEEN,
+    log:
+        "logs/compnets/data/variants/{variant}/{level}.log",
+    benchmark:
+        "benchmarks/compnets/data/variants/{variant}/{level}.tsv"
+    conda:
+        "../../../envs/robust3d.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m robust3d subset-manifest --manifest {input:q}/manifest.csv --out {output:q} "
+        "--exclude-classes {params.unseen} > {log} 2>&1"
