@@ -7,7 +7,7 @@ performance on the validation set."
 
 Reading: cross-entropy needs classes, so the pose head classifies each of the 3 angles into bins (the usual
 viewpoint-as-classification baseline of the NeMo line of work), and "output size of 3" is read as 3 angle outputs,
-each a softmax over its bins (the paper section's ``dual_head`` bin counts). The loss is the class CE plus the three angle
+each a softmax over its bins (the section's ``dual_head`` bin counts). The loss is the class CE plus the three angle
 CEs, unweighted; a prediction is the centre of the arg-max bin. The other reading, a 3-number regression (e.g. L1
 or MSE on the angles), would contradict "cross-entropy" and is not implemented.
 
