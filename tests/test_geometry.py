@@ -205,7 +205,7 @@ def test_accuracies_and_median():
 
 
 def test_tightest_interval_drops_outliers():
-    v = np.concatenate([np.linspace(0, 1, 990), [50.0] * 10])
+    v = np.concatenate([np.linspace(0, 1, 991), [50.0] * 9])  # NeMo keeps int(0.99 n) + 1 = 991
     lo, hi = tightest_interval(v, 0.99)
     assert lo == pytest.approx(0.0) and hi == pytest.approx(1.0)
 
@@ -238,3 +238,32 @@ def test_icosphere_viewpoints_and_their_angles():
     # The template error ignores in-plane rotation and equals the angle between directions.
     err = viewpoint_error(az[:1], el[:1], az[1:2], el[1:2])
     assert err.item() == pytest.approx(math.acos(float(np.dot(views[0], views[1]))), abs=1e-9)
+
+
+def _nemo_cuboid_reference(points: np.ndarray, number_vertices: int) -> tuple[int, np.ndarray]:
+    """Transcription of NeMo's ``CreateCuboidMesh.py`` (single mode): vertex count and bounds only."""
+    selected = int(points.shape[0] * 0.99)
+    bounds = []
+    for axis in range(3):
+        v_sorted = np.sort(points[:, axis])
+        group = v_sorted[selected:] - v_sorted[:-selected]
+        i = int(np.argmin(group))
+        bounds.append((v_sorted[i], v_sorted[i + selected]))
+    w, h, d = (hi - lo for lo, hi in bounds)
+    edge = ((w * h + h * d + w * d) * 2 / (number_vertices * 2) * 2) ** 0.5
+    xn, yn, zn = (int(s / edge + 1) for s in (w, h, d))
+    count = 2 * (xn * yn + xn * zn + yn * zn)
+    return count, np.array(bounds).T
+
+
+@pytest.mark.parametrize("k", [200, 1000])
+def test_cuboid_equals_nemo_formula_on_a_fixed_cloud(k):
+    rng = np.random.default_rng(3)
+    clouds = [rng.normal(0, [0.9, 0.35, 0.25], (n, 3)) for n in (701, 333, 1204)]
+    want_count, want_bounds = _nemo_cuboid_reference(np.concatenate(clouds), k)
+    bounds = cuboid_bounds(clouds)
+    verts, _ = cuboid_mesh(bounds, n_vertices=k)
+    assert np.array_equal(bounds, want_bounds)
+    assert len(verts) == want_count
+    assert np.allclose(verts.min(0), want_bounds[0], atol=1e-6)
+    assert np.allclose(verts.max(0), want_bounds[1], atol=1e-6)

@@ -2,7 +2,8 @@
 
 Following NeMo's ``tools/CreateCuboidMesh.py``: along each axis keep the tightest interval that contains
 99% of the vertices of all CAD models of the category (pooled: "single cuboid" mode), then grid each of
-the six faces with an edge length ``sqrt(total_area / K)`` so the box carries about K vertices. Each face
+the six faces with an edge length ``sqrt(total_area / K)`` so the box carries about K vertices (at most
+K plus the duplicated edges: NeMo floors the segment count). Each face
 has its own grid, so vertices on the box edges are duplicated, as in NeMo.
 """
 
@@ -15,11 +16,15 @@ import numpy as np
 
 
 def tightest_interval(values: np.ndarray, coverage: float = 0.99) -> tuple[float, float]:
-    """Shortest interval ``[lo, hi]`` containing ``ceil(coverage * n)`` of ``values``."""
+    """Shortest interval ``[lo, hi]`` containing ``int(coverage * n) + 1`` of ``values``.
+
+    NeMo's count: it takes ``s = int(0.99 n)`` and spans ``v[i] .. v[i + s]``, i.e. ``s + 1`` sorted values
+    (capped at ``n`` here, where NeMo would fail on ``s == n``).
+    """
     v = np.sort(np.asarray(values, dtype=np.float64).ravel())
     if v.size == 0:
         raise ValueError("tightest_interval needs at least one value")
-    k = max(1, math.ceil(coverage * v.size))
+    k = min(v.size, int(coverage * v.size) + 1)
     widths = v[k - 1 :] - v[: v.size - k + 1]
     i = int(np.argmin(widths))
     return float(v[i]), float(v[i + k - 1])
@@ -52,7 +57,9 @@ def cuboid_mesh(bounds: np.ndarray, n_vertices: int = 1000) -> tuple[np.ndarray,
         raise ValueError(f"degenerate cuboid bounds {bounds.tolist()}")
     area = 2 * (size[0] * size[1] + size[1] * size[2] + size[0] * size[2])
     edge = math.sqrt(area / n_vertices)
-    n = [max(1, round(s / edge)) for s in size]
+    # NeMo samples ``int(s / edge + 1)`` points per side, i.e. floor(s / edge) segments; at least one here,
+    # where NeMo would leave a single sample and a face with no triangles.
+    n = [max(1, int(s / edge + 1) - 1) for s in size]
     ex, ey, ez = np.diag(size)
     # (origin, u, v, nu, nv) with u x v pointing out of the box.
     face_specs = [
