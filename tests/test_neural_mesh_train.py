@@ -26,6 +26,7 @@ from robust3d.models.neural_mesh.mesh import (
 )
 from robust3d.models.neural_mesh.options import MeshOptions
 from robust3d.models.registry import model_spec
+from robust3d.synth.dataset import build_cad
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -245,3 +246,24 @@ def test_training_settings_make_the_gather_backward_deterministic_and_restore_th
         first = grad()
         assert all(torch.equal(first, grad()) for _ in range(5))
     assert torch.are_deterministic_algorithms_enabled() == before and torch.get_num_threads() == threads
+
+
+def test_class_cuboid_pools_training_instances_only(tmp_path, config):
+    """Rescaling a held-out (ood_shape) CAD model x10 leaves the cuboid unchanged; rescaling a training one does not."""
+    from robust3d.data.cad import Mesh, cad_path, read_off, write_off
+    from robust3d.synth.plan import cad_indices
+
+    build_cad(config, tmp_path / "cad")
+    cls = config["synthetic"]["categories"][0]
+    held, kept = cad_indices(config["synthetic"], "ood_shape"), cad_indices(config["synthetic"], "train")
+    assert held and kept
+    before = class_cuboid(tmp_path / "cad", cls, 64)[0]
+
+    def scale(index: int) -> None:
+        mesh = read_off(cad_path(tmp_path / "cad", cls, index))
+        write_off(cad_path(tmp_path / "cad", cls, index), Mesh(mesh.verts * 10, mesh.faces))
+
+    scale(held[0])
+    assert np.array_equal(class_cuboid(tmp_path / "cad", cls, 64)[0], before)
+    scale(kept[0])
+    assert not np.array_equal(class_cuboid(tmp_path / "cad", cls, 64)[0], before)

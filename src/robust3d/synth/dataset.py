@@ -50,18 +50,20 @@ def build_cad(config: dict, out_dir: str | Path) -> None:
     meta = {"categories": cfg["categories"], "unseen_categories": cfg["unseen_categories"], "cuboids": {}}
     classes = {c: build_instances(c, cfg["instances_per_category"], seed=stable_seed(seed, c)[0])
                for c in cfg["categories"]}
-    training = {c: [meshes[i - 1] for i in cad_indices(cfg, "train")] for c, meshes in classes.items()}
+    train_indices = {c: cad_indices(cfg, "train") for c in classes}
     extra = _extra_classes(config)
     classes.update(extra)
-    training.update(extra)
+    train_indices.update({c: list(range(1, len(meshes) + 1)) for c, meshes in extra.items()})
     with atomic_dir(out_dir) as tmp:
         for category, meshes in tqdm(classes.items(), desc="CAD models", unit="class"):
             for i, mesh in enumerate(meshes, start=1):
                 write_off(cad_path(tmp, category, i, create=True), mesh)
-            bounds = cuboid_bounds([m.verts for m in training[category]])
+            bounds = cuboid_bounds([meshes[i - 1].verts for i in train_indices[category]])
             verts, faces = cuboid_mesh(bounds, CUBOID_VERTICES)
             write_off(cuboid_path(tmp, category, create=True), Mesh(verts, faces))
-            meta["cuboids"][category] = {"bounds": bounds.tolist(), "n_vertices": len(verts)}
+            # cad_indices: the instances a cuboid may be built from (models rebuild theirs with their own K).
+            meta["cuboids"][category] = {"bounds": bounds.tolist(), "n_vertices": len(verts),
+                                         "cad_indices": train_indices[category]}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
 
 

@@ -9,6 +9,7 @@ projects inside the image; its feature-map cell is ``floor(pixel / stride)`` (se
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -84,12 +85,26 @@ def find_cad_root(manifest: str | Path) -> Path:
                             "CAD/<class>/<NN>.off")
 
 
+def training_cad_indices(cad_root: str | Path, cls: str) -> list[int] | None:
+    """The CAD instances of ``cls`` a cuboid may pool, from ``<cad_root>/meta.json`` (``cuboids.<cls>.cad_indices``,
+    written by the synthetic benchmark, which holds instances out for ``ood_shape``); ``None``: all of them."""
+    meta = Path(cad_root) / "meta.json"
+    if not meta.is_file():
+        return None
+    entry = json.loads(meta.read_text()).get("cuboids", {}).get(cls, {})
+    return entry.get("cad_indices")
+
+
 def class_cuboid(cad_root: str | Path, cls: str, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
-    """NeMo's single cuboid of ``cls``: bounds pooled over ``CAD/<cls>/<NN>.off``, about ``n_vertices`` vertices."""
+    """NeMo's single cuboid of ``cls``: bounds pooled over the training CAD models ``CAD/<cls>/<NN>.off`` (every
+    model unless ``meta.json`` names the training ones), about ``n_vertices`` vertices."""
     from robust3d.data.cad import read_off
     from robust3d.geometry import cuboid_bounds, cuboid_mesh
 
     files = sorted(p for p in (Path(cad_root) / "CAD" / cls).glob("*.off") if p.stem.isdigit())
+    allowed = training_cad_indices(cad_root, cls)
+    if allowed is not None:
+        files = [p for p in files if int(p.stem) in set(allowed)]
     if not files:
         raise FileNotFoundError(f"no CAD models {Path(cad_root) / 'CAD' / cls}/<NN>.off for class '{cls}'")
     return cuboid_mesh(cuboid_bounds([read_off(p).verts for p in files]), n_vertices)
