@@ -79,10 +79,12 @@ def bbox_from_mask(mask: np.ndarray) -> np.ndarray:
 
 
 def merge_manifests(chunk_dirs: list[str | Path], out_path: str | Path) -> pd.DataFrame:
-    """Concatenate chunk manifests (paths already relative to the split folder) into one manifest."""
+    """Concatenate chunk manifests into one at ``out_path``: each chunk lists paths relative to its own folder, and
+    they are rewritten relative to ``out_path``'s folder."""
     from robust3d.data.io import atomic_path
 
-    frames = [pd.read_csv(Path(d) / "manifest.csv", dtype=str, keep_default_na=False) for d in chunk_dirs]
+    frames = [relocate_manifest(pd.read_csv(Path(d) / "manifest.csv", dtype=str, keep_default_na=False), d,
+                                Path(out_path).parent) for d in chunk_dirs]
     df = pd.concat(frames, ignore_index=True)
     extra = [c for c in df.columns if c not in MANIFEST_COLUMNS]
     df = df[list(MANIFEST_COLUMNS) + extra]

@@ -85,13 +85,13 @@ def render_chunk(config: dict, split: str, chunk: int, cad_root: str | Path, out
     with atomic_dir(out_dir) as tmp:
         for start in tqdm(range(0, len(specs), batch_size), desc=f"{split} chunk {chunk}", unit="batch"):
             batch = specs[start : start + batch_size]
-            rows += _render_batch(batch, meshes, cuboids, focal, tmp, out_dir.name)
+            rows += _render_batch(batch, meshes, cuboids, focal, tmp)
         with atomic_path(tmp / "manifest.csv") as m:
             pd.DataFrame(rows).to_csv(m, index=False)
     return len(rows)
 
 
-def _render_batch(batch: list[SampleSpec], meshes, cuboids, focal: float, tmp: Path, prefix: str) -> list[dict]:
+def _render_batch(batch: list[SampleSpec], meshes, cuboids, focal: float, tmp: Path) -> list[dict]:
     size, viewport = batch[0].image_size, batch[0].viewport  # one split per chunk: one camera
     scenes = []
     for s in batch:
@@ -142,7 +142,7 @@ def _render_batch(batch: list[SampleSpec], meshes, cuboids, focal: float, tmp: P
         )
         rows.append({
             "sample_id": s.sample_id, "class": s.category, "occluder_mask": "",
-            **{k: f"{prefix}/{v}" for k, v in rel.items()},
+            **rel,  # relative to the chunk's own folder, as the manifest contract says
             "variant": "clean" if s.style == "photo" else s.style, "level": "",
             "cad_index": s.cad_index, "azimuth": s.azimuth, "elevation": s.elevation, "theta": s.theta,
             **s.extra,
