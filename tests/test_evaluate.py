@@ -79,6 +79,22 @@ def test_wrapped_angles_are_right_and_nan_is_worst():
     assert _value(m, "pose_median_deg")["value"] == pytest.approx(90.0, abs=1e-5)  # median of 0, 0, 180, 180
 
 
+def test_a_model_without_a_pose_or_class_head_gets_no_such_rows(tmp_path):
+    """An empty pose column is no pose prediction (not 0% and 180 degrees); an empty class column likewise."""
+    class_only = [dict(r, pred_azimuth="", pred_elevation="", pred_theta="") for r in _clean_rows("classifier")]
+    pose_only = [dict(r, pred_class="", pose_class="") for r in _clean_rows("posenet")]
+    # A pose model whose predictions all diverge on one split still scores the worst error there.
+    failed = [dict(r, pred_azimuth=float("nan"), pred_class="")
+              for r in _clean_rows("posenet", variant="occlusion", level="L1")]
+    paths = [_write(tmp_path, f"{i}.csv", rows) for i, rows in enumerate([class_only, pose_only, failed])]
+    m = evaluate_files(paths, tmp_path / "metrics.csv", "synthetic", "compnets")
+    assert set(m.loc[m["model"] == "classifier", "metric"]) == {"class_accuracy"}
+    assert _value(m, "class_accuracy", model="classifier")["value"] == pytest.approx(75.0)
+    assert set(m.loc[m["model"] == "posenet", "metric"]) == {"pose_acc_pi6", "pose_acc_pi18", "pose_median_deg"}
+    assert _value(m, "pose_acc_pi6", model="posenet", variant="clean")["value"] == pytest.approx(75.0)
+    assert _value(m, "pose_acc_pi6", model="posenet", variant="occlusion")["value"] == 0.0
+
+
 def test_files_group_into_tidy_rows_and_unseen_has_no_class_accuracy(tmp_path):
     p1 = _write(tmp_path, "m_test.csv", _clean_rows("m"))
     occl = [_row(s, "car", "car", (0.0, 0.0, 0.0), (0, 0, 0), "m", "test", "occlusion", "L1") for s in "ab"]

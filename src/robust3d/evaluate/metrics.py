@@ -10,6 +10,11 @@ Metrics (3D-CompNets Sec. 4.4, plus the NeMo family's usual extras):
 
 The rotation error, the thresholds and the median are :mod:`robust3d.geometry.pose_metrics`' (a NaN or infinite
 predicted angle scores pi, the worst error). ``n`` is the number of samples behind each value.
+
+A model that does not predict a quantity gets no rows for it: when every ``pred_class`` of a model is empty there
+is no ``class_accuracy`` (not 0%), and when all of its ``pred_azimuth/elevation/theta`` are empty there are no pose
+metrics (not 0% and 180 degrees). The decision is per model, so a pose model whose predictions fail on a whole
+split still scores the worst error there.
 """
 
 from __future__ import annotations
@@ -42,16 +47,31 @@ def pose_errors(df: pd.DataFrame) -> np.ndarray:
     return pose_error((pred[:, 0], pred[:, 1], pred[:, 2]), (gt[:, 0], gt[:, 1], gt[:, 2])).numpy()
 
 
-def group_metrics(df: pd.DataFrame, *, with_class: bool = True) -> dict[str, float]:
+POSE_PREDICTIONS = ["pred_azimuth", "pred_elevation", "pred_theta"]
+
+
+def predicts_pose(df: pd.DataFrame) -> bool:
+    """Whether any row of ``df`` has a predicted angle (an entirely empty pose column: the model has no pose head)."""
+    return bool(df[POSE_PREDICTIONS].notna().to_numpy().any())
+
+
+def predicts_class(df: pd.DataFrame) -> bool:
+    """Whether any row of ``df`` has a predicted class."""
+    return bool((df["pred_class"].astype(str) != "").any())
+
+
+def group_metrics(df: pd.DataFrame, *, with_class: bool = True, with_pose: bool = True) -> dict[str, float]:
     """The metrics of one group of predictions (see the module docstring)."""
     import torch
 
     from robust3d.geometry.pose_metrics import ACC_PI_6, ACC_PI_18, accuracy_at, median_error_degrees
 
-    errors = torch.as_tensor(pose_errors(df))
     out: dict[str, float] = {}
     if with_class:
         out["class_accuracy"] = 100.0 * float((df["pred_class"] == df["class"]).mean())
+    if not with_pose:
+        return out
+    errors = torch.as_tensor(pose_errors(df))
     out["pose_acc_pi6"] = 100.0 * accuracy_at(errors, ACC_PI_6)
     out["pose_acc_pi18"] = 100.0 * accuracy_at(errors, ACC_PI_18)
     out["pose_median_deg"] = median_error_degrees(errors)
@@ -67,9 +87,12 @@ def compute_metrics(predictions: pd.DataFrame, benchmark: str, paper: str,
         raise ValueError(f"{int(dup.sum())} duplicate predictions (same model, split, variant, level and sample), "
                          f"e.g. {first}; was a predictions file given twice?")
     unseen = set(unseen_splits)
+    pose_models = {m for m, g in predictions.groupby("model") if predicts_pose(g)}
+    class_models = {m for m, g in predictions.groupby("model") if predicts_class(g)}
     rows = []
     for (model, split, variant, level), group in predictions.groupby(GROUP_KEYS, sort=True):
-        for metric, value in group_metrics(group, with_class=split not in unseen).items():
+        with_class = split not in unseen and model in class_models
+        for metric, value in group_metrics(group, with_class=with_class, with_pose=model in pose_models).items():
             rows.append((benchmark, paper, model, split, variant, level, metric, value, len(group)))
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
