@@ -19,6 +19,14 @@ Depth conventions:
 
 Each corruption takes a float image in [0, 1] of shape (H, W, C), the filled depth (H, W), the severity and a numpy
 ``Generator`` (only the noise and motion corruptions draw from it) and returns a float image.
+
+``reference_exact`` (the default) follows the 3DCC scripts where they make arbitrary choices, so our corruptions
+equal ImageNet-3DCC's given the same image and depth: the result is truncated to uint8 (``np.uint8`` and
+``ToPILImage`` both truncate; rounding is +0.5 grey levels brighter on average), the outer depth quantiles are
+widened by 1e-4 (in the depth's units: 3DCC's depth lies in [0, 1]) and the defocus kernel is ``int(3 sigma)``
+taps wide, made odd (1.5 sigma each side). ``reference_exact=False`` rounds, keeps the quantiles and lets the kernel
+reach 3 sigma each side, so small blurs of small images are not cut to a single tap: at 64 px 3DCC's kernel leaves
+near/far focus at severities 1-2 all but unblurred.
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ _FAR_FOCUS_APERTURE_CUT = 1.5
 _NEAR_FOCUS_INDEX, _FAR_FOCUS_INDEX = 0, 7
 _DOF_REFERENCE_SIZE = 224.0
 _MIN_SIGMA = 0.1
+_DOF_QUANTILE_EPS = 1e-4  # 3DCC compute_quantiles(eps=0.0001)
 # Fog (create_fog.py) and flash (create_flash.py).
 _FOG_ALPHA = (4.0, 8.0, 12.0, 16.0, 20.0)
 _FOG_FAR_DEPTH = 0.5
@@ -92,19 +101,31 @@ def corrupt_3d(
     seed: int,
     *,
     background_depth: float | None = None,
+    reference_exact: bool = True,
 ) -> np.ndarray:
     """Apply the 3DCC corruption ``name`` at ``severity`` (1..5); same seed, same output.
 
     ``image`` is uint8 ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)``; ``depth`` is ``(H, W)`` in camera units with 0 for
-    background (see :func:`fill_background_depth`). Returns uint8 of the image's shape.
+    background (see :func:`fill_background_depth`). Returns uint8 of the image's shape. ``reference_exact``: see the
+    module docstring.
     """
     _check_args(name, severity, seed)
     x = _to_float(image)
     filled = fill_background_depth(depth, background_depth)
     if filled.shape != x.shape[:2]:
         raise ValueError(f"depth shape {filled.shape} does not match image shape {x.shape[:2]}")
-    out = _CORRUPTIONS[name](x, filled, int(severity), np.random.default_rng(int(seed)))
-    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8).reshape(np.shape(image))
+    rng = np.random.default_rng(int(seed))
+    if name in _DEFOCUS:
+        out = _DEFOCUS[name](x, filled, int(severity), reference_exact=reference_exact)
+    else:
+        out = _CORRUPTIONS[name](x, filled, int(severity), rng)
+    return to_uint8(out, reference_exact).reshape(np.shape(image))
+
+
+def to_uint8(x: np.ndarray, truncate: bool = True) -> np.ndarray:
+    """Float image in [0, 1] to uint8: truncated as the 3DCC scripts save images, or rounded."""
+    scaled = np.clip(x, 0.0, 1.0) * 255.0
+    return (np.floor(scaled) if truncate else np.rint(scaled)).astype(np.uint8)
 
 
 def fill_background_depth(depth: np.ndarray, background_depth: float | None = None) -> np.ndarray:
@@ -127,25 +148,33 @@ def fill_background_depth(depth: np.ndarray, background_depth: float | None = No
 # ---------------------------------------------------------------------------------------------- depth of field
 
 
-def near_focus(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+def near_focus(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator | None = None, *,
+               reference_exact: bool = True) -> np.ndarray:
     """Focus on the nearest depth quantile; aperture ``severity + 2`` (3DCC ``defocus_blur_3D``)."""
-    return _defocus(x, depth, severity + _DOF_APERTURE_OFFSET, _NEAR_FOCUS_INDEX)
+    return _defocus(x, depth, severity + _DOF_APERTURE_OFFSET, _NEAR_FOCUS_INDEX, reference_exact)
 
 
-def far_focus(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator) -> np.ndarray:
+def far_focus(x: np.ndarray, depth: np.ndarray, severity: int, rng: np.random.Generator | None = None, *,
+              reference_exact: bool = True) -> np.ndarray:
     """Focus on the 7/8 depth quantile; 3DCC narrows the aperture by 1.5 for far focus."""
-    return _defocus(x, depth, severity + _DOF_APERTURE_OFFSET - _FAR_FOCUS_APERTURE_CUT, _FAR_FOCUS_INDEX)
+    return _defocus(x, depth, severity + _DOF_APERTURE_OFFSET - _FAR_FOCUS_APERTURE_CUT, _FAR_FOCUS_INDEX,
+                    reference_exact)
 
 
-def _defocus(x: np.ndarray, depth: np.ndarray, aperture: float, focus_index: int) -> np.ndarray:
+def _defocus(x: np.ndarray, depth: np.ndarray, aperture: float, focus_index: int, reference_exact: bool) -> np.ndarray:
     """Layered depth of field: one Gaussian blur per depth quantile, blended per pixel between neighbouring layers.
 
-    The blur std of a layer is 3DCC's circle of confusion (in px at 224 px, rescaled to this image). Deviation: the
-    kernel reaches 3 std (3DCC truncates at 1.5 std), so sub-pixel blurs of small images are not rounded away.
+    The blur std of a layer is 3DCC's circle of confusion (in px at 224 px, rescaled to this image). The quantile eps
+    and the kernel width follow ``reference_exact`` (module docstring).
     """
-    levels = np.quantile(depth, np.arange(_DOF_QUANTILES + 1) / _DOF_QUANTILES)
+    if reference_exact:  # 3DCC works in float32 throughout, which decides how its truncation falls
+        depth = depth.astype(np.float32)
+    levels = np.quantile(depth, np.arange(_DOF_QUANTILES + 1) / _DOF_QUANTILES).astype(depth.dtype)
+    if reference_exact:
+        levels[0] -= _DOF_QUANTILE_EPS
+        levels[-1] += _DOF_QUANTILE_EPS
     sigmas = _circle_of_confusion(levels, aperture, levels[focus_index]) * _pixel_scale(x, _DOF_REFERENCE_SIZE)
-    stack = np.stack([_gaussian_blur(x, sigma) for sigma in sigmas])
+    stack = np.stack([_gaussian_blur(x, float(sigma), reference_exact) for sigma in sigmas])
     left, w_left, w_right = _blend_weights(depth, levels)
     rows, cols = np.indices(depth.shape)
     return stack[left, rows, cols] * w_left[..., None] + stack[left + 1, rows, cols] * w_right[..., None]
@@ -159,18 +188,30 @@ def _circle_of_confusion(depths: np.ndarray, aperture: float, focus: float) -> n
 def _blend_weights(depth: np.ndarray, levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Left layer index and the normalised 3DCC weights ``1 - dist^2`` of the two layers bracketing each depth."""
     left = np.clip(np.searchsorted(levels, depth, side="right") - 1, 0, len(levels) - 2)
-    low, width = levels[left], levels[left + 1] - levels[left]
+    low, high = levels[left], levels[left + 1]
+    width = high - low
+    # Both distances from their own end, as 3DCC computes them (1 - t would round differently in float32).
     t = np.clip(np.divide(depth - low, width, out=np.zeros_like(depth), where=width > 0), 0.0, 1.0)
-    w_left, w_right = 1.0 - t**2, 1.0 - (1.0 - t) ** 2
+    u = np.clip(np.divide(high - depth, width, out=np.ones_like(depth), where=width > 0), 0.0, 1.0)
+    w_left, w_right = 1.0 - t**2, 1.0 - u**2
     total = w_left + w_right
     return left, w_left / total, w_right / total
 
 
-def _gaussian_blur(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Separable Gaussian blur with replicated borders (as 3DCC); no-op below 0.1 px like 3DCC."""
+def _gaussian_blur(x: np.ndarray, sigma: float, reference_exact: bool = True) -> np.ndarray:
+    """Separable Gaussian blur with replicated borders (as 3DCC); no-op below 0.1 px like 3DCC.
+
+    The kernel has ``int(3 sigma)`` taps made odd (3DCC ``cutoff_multiplier=3``) or, otherwise, ``2 ceil(3 sigma) + 1``.
+    """
     if sigma < _MIN_SIGMA:
         return x
-    size = 2 * max(1, math.ceil(3.0 * sigma)) + 1
+    if reference_exact:
+        size = int(3.0 * sigma)
+        size += 1 - size % 2
+        if size == 1:
+            return x
+    else:
+        size = 2 * max(1, math.ceil(3.0 * sigma)) + 1
     return cv2.GaussianBlur(x, (size, size), sigma, sigma, borderType=cv2.BORDER_REPLICATE).reshape(x.shape)
 
 
@@ -325,9 +366,9 @@ def _check_args(name: str, severity: int, seed: int) -> None:
     check_severity_and_seed(severity, seed)
 
 
+_DEFOCUS = {"near_focus": near_focus, "far_focus": far_focus}
 _CORRUPTIONS: dict[str, Corruption] = {
-    "near_focus": near_focus,
-    "far_focus": far_focus,
+    **_DEFOCUS,
     "fog_3d": fog_3d,
     "flash": flash,
     "color_quant": color_quant,

@@ -68,14 +68,14 @@ def _corruption_2d(name: str) -> Variant:
 SYNTHETIC_BACKGROUND_DEPTH_FACTOR = 4.0
 
 
-def _corruption_3d(name: str) -> Variant:
+def _corruption_3d(name: str, reference_exact: bool = True) -> Variant:
     from robust3d.variants.corruptions3d import corrupt_3d
 
     def apply(s: Sample, level: str, rng: np.random.Generator, ctx: dict) -> Changed:
         valid = s.depth[s.depth > 0]
         background = float(valid.max()) * SYNTHETIC_BACKGROUND_DEPTH_FACTOR if valid.size else None
         return Changed(corrupt_3d(s.image, s.depth, name, _severity(level), seed=int(rng.integers(2**31)),
-                                  background_depth=background))
+                                  background_depth=background, reference_exact=reference_exact))
 
     return Variant(name, "corruption3d", ("1", "2", "3", "4", "5"), apply, needs_depth=True)
 
@@ -112,7 +112,8 @@ def build_registry(variants_cfg: dict | None = None) -> dict[str, Variant]:
     occ = cfg.get("occlusion", {"levels": {"L1": [0.1, 0.3], "L2": [0.3, 0.5], "L3": [0.5, 0.7]}, "tolerance": 0.1})
     reg = {"occlusion": _occlusion({k: tuple(v) for k, v in occ["levels"].items()}, occ["tolerance"])}
     reg |= {n: _corruption_2d(n) for n in CORRUPTIONS_2D}
-    reg |= {n: _corruption_3d(n) for n in CORRUPTIONS_3D}
+    exact = cfg.get("corruptions_3d", {}).get("reference_exact", True)
+    reg |= {n: _corruption_3d(n, exact) for n in CORRUPTIONS_3D}
     reg |= {n: _style(n) for n in STYLES}
     return reg
 
