@@ -47,13 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from robust3d.errors import ConfigError
+    from robust3d.errors import ConfigError, InputError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except ConfigError as err:
         print(f"robust3d: config error: {err}", file=sys.stderr)
+        return 2
+    except InputError as err:
+        print(f"robust3d: bad input: {err}", file=sys.stderr)
         return 2
 
 

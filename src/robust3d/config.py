@@ -238,7 +238,15 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file '{path}' does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
+    from robust3d.data.io import read_yaml
+    from robust3d.errors import InputError
+
+    try:
+        data = read_yaml(path) or {}
+    except InputError as err:
+        raise ConfigError(str(err)) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a YAML mapping of sections, not a {type(data).__name__}")
     if overrides:
         data.update(overrides)
     return validate_config(data)

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from robust3d.errors import InputError
+
 MANIFEST_COLUMNS = ("sample_id", "class", "image", "annotation", "mask_visible", "mask_amodal", "depth",
                     "occluder_mask", "variant", "level")
 #: The contract's columns that hold paths (relative to the manifest's folder).
@@ -62,11 +64,12 @@ def relocate_manifest(df: pd.DataFrame, src_dir: str | Path, dst_dir: str | Path
 
 def load_annotation(path: str | Path) -> dict:
     """An annotation as a dict of numpy values, checked for the contract's keys."""
-    with np.load(path, allow_pickle=False) as data:
-        ann = {k: data[k] for k in data.files}
+    from robust3d.data.io import read_npz
+
+    ann = read_npz(path)
     missing = [k for k in ANNOTATION_KEYS if k not in ann]
     if missing:
-        raise ValueError(f"annotation {path} lacks the keys {missing}")
+        raise InputError(f"{path}: annotation lacks the keys {missing}")
     return ann
 
 

@@ -1,4 +1,5 @@
-"""Atomic writes: a killed job never leaves a file that looks complete (temp file, then rename)."""
+"""Atomic writes (a killed job never leaves a file that looks complete: temp file, then rename) and readers whose
+errors name the file and say what is wrong with it (:class:`robust3d.errors.InputError`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+
+from robust3d.errors import InputError
 
 
 def _umask() -> int:
@@ -71,18 +76,86 @@ def write_mask(path: str | Path, mask: np.ndarray) -> None:
     write_image(path, (np.asarray(mask) > 0).astype(np.uint8) * 255)
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """RGB uint8 ``(H, W, 3)``; ``size`` ``(H, W)``: the shape the caller expects, anything else is an error."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
-        raise FileNotFoundError(f"cannot read image {path}")
+        raise FileNotFoundError(f"cannot read image {path}" + ("" if Path(path).is_file() else " (no such file)"))
+    _check_size(path, img.shape[:2], size)
     return img[..., ::-1].copy()
 
 
-def read_mask(path: str | Path) -> np.ndarray:
+def read_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Boolean ``(H, W)`` mask (nonzero = inside); ``size`` as :func:`read_image`."""
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise FileNotFoundError(f"cannot read mask {path}")
+        raise FileNotFoundError(f"cannot read mask {path}" + ("" if Path(path).is_file() else " (no such file)"))
+    _check_size(path, img.shape[:2], size)
     return img > 0
+
+
+def _check_size(path: str | Path, shape: tuple[int, ...], size: tuple[int, int] | None) -> None:
+    if size is not None and tuple(shape) != tuple(size):
+        raise InputError(f"{path}: image is {shape[0]}x{shape[1]} px (HxW), expected {size[0]}x{size[1]}")
+
+
+def _unreadable(path: str | Path, kind: str, err: BaseException) -> InputError:
+    """One line for a file that exists but cannot be parsed; numpy's advice to allow pickles is not passed on."""
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "allow_pickle" in reason:
+        reason = "it holds pickled Python objects, which robust3d never loads"
+    return InputError(f"{path}: not a readable {kind} file ({reason})")
+
+
+def _must_exist(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    return path
+
+
+def read_npy(path: str | Path) -> np.ndarray:
+    """An array saved with ``np.save`` (no pickles)."""
+    path = _must_exist(path)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise _unreadable(path, ".npy", err) from None
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an ``np.savez`` archive, loaded now (no pickles)."""
+    path = _must_exist(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not an .npz archive")
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        raise _unreadable(path, ".npz", err) from None
+
+
+def read_json(path: str | Path) -> Any:
+    path = _must_exist(path)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise _unreadable(path, "JSON", err) from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file; a syntax error says where (line and column) in one line."""
+    import yaml
+
+    path = _must_exist(path)
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise InputError(f"{path}: not valid YAML ({where}{err.problem or err.context})") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise _unreadable(path, "YAML", err) from None
 
 
 def write_npy(path: str | Path, array: np.ndarray) -> None:

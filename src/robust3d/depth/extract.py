@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from robust3d.data.format import read_manifest, relocate_manifest
-from robust3d.data.io import atomic_dir, read_image, write_npy
+from robust3d.data.io import atomic_dir, read_image, read_npy, write_npy
 from robust3d.depth.backends import DepthBackend, get_backend
 from robust3d.depth.metrics import aggregate, per_image_depth_metrics
 
@@ -93,8 +93,8 @@ def evaluate_depth(manifest: Path, column: str = PSEUDO_DEPTH, baseline_depth: f
         part = df.iloc[start:start + batch_size]
         preds, gts = [], []
         for pred_rel, gt_rel in zip(part[column], part["depth"], strict=True):
-            gt = torch.from_numpy(np.load(root / gt_rel).astype(np.float32))
-            pred = torch.from_numpy(np.load(root / pred_rel).astype(np.float32))
+            gt = torch.from_numpy(read_npy(root / gt_rel).astype(np.float32))
+            pred = torch.from_numpy(read_npy(root / pred_rel).astype(np.float32))
             if pred.shape != gt.shape:
                 pred = F.interpolate(pred[None, None], size=gt.shape, mode="bilinear", align_corners=False)[0, 0]
             preds.append(pred)

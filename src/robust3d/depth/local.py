@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from robust3d.data.format import read_manifest
-from robust3d.data.io import atomic_path, read_image
+from robust3d.data.io import atomic_path, read_image, read_npy
 from robust3d.depth.metrics import aggregate, per_image_depth_metrics
 from robust3d.models.runtime import checkpoint_path, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
@@ -103,7 +103,7 @@ def load_depth_samples(manifests: list[Path], image_size: int) -> dict[str, Any]
         df = read_manifest(manifest)
         for row in df[df["depth"] != ""].itertuples(index=False):
             img = read_image(manifest.parent / row.image)
-            dep = np.load(manifest.parent / row.depth).astype(np.float32)
+            dep = read_npy(manifest.parent / row.depth).astype(np.float32)
             if img.shape[:2] != (image_size, image_size):
                 img = cv2.resize(img, (image_size, image_size), interpolation=cv2.INTER_AREA)
             if dep.shape != (image_size, image_size):  # nearest: never blends a surface with the 0 background

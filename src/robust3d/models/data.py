@@ -49,9 +49,11 @@ class ManifestDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         row = self.rows[i]
-        image = torch.from_numpy(read_image(self.root / row["image"])).permute(2, 0, 1).float() / 255.0
-        item = {"index": i, "image": image, "annotation": load_annotation(self.root / row["annotation"]),
-                "class_index": self.class_index[i], "row": row}
+        ann = load_annotation(self.root / row["annotation"])
+        # The annotation's image size (when it has one) is what the camera was calibrated for.
+        size = (int(ann["height"]), int(ann["width"])) if "height" in ann and "width" in ann else None
+        image = torch.from_numpy(read_image(self.root / row["image"], size)).permute(2, 0, 1).float() / 255.0
+        item = {"index": i, "image": image, "annotation": ann, "class_index": self.class_index[i], "row": row}
         if self.with_masks:
             item["mask_amodal"] = (torch.from_numpy(read_mask(self.root / row["mask_amodal"]))
                                    if row.get("mask_amodal") else None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from robust3d.data.io import read_yaml
 
 
 @dataclass(frozen=True)
@@ -45,5 +45,5 @@ def load_reference(path: str | Path) -> Reference:
     path = Path(path)
     if not path.exists():
         raise ValueError(f"no reference numbers at {path}")
-    data = yaml.safe_load(path.read_text())
+    data = read_yaml(path)
     return Reference(data["paper"], " ".join(data["citation"].split()), data["dataset"], data["tables"])

@@ -6,13 +6,13 @@ config's (a split or variant this config does not build, a model it does not tra
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pandas as pd
 
+from robust3d.data.io import read_json
 from robust3d.tables.cell import Cell
 
 KEY_COLUMNS = ("model", "split", "variant", "level", "metric")
@@ -72,7 +72,7 @@ class Sources:
              extra: dict[str, str | Path] | None = None, predictions: Iterable[str | Path] = (), **kwargs) -> Sources:
         runs = {}
         for path in train:
-            data = json.loads(Path(path).read_text())
+            data = read_json(path)
             runs[data["model"]] = data
         return cls(read_metrics(metrics) if metrics else None, runs,
                    {name: pd.read_csv(path) for name, path in (extra or {}).items()},

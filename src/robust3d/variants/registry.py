@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from robust3d.data.format import read_manifest
-from robust3d.data.io import atomic_dir, atomic_path, read_image, read_mask, write_image, write_mask
+from robust3d.data.io import atomic_dir, atomic_path, read_image, read_mask, read_npy, write_image, write_mask
 
 
 @dataclass
@@ -132,7 +132,7 @@ def _load(split_dir: Path, row: pd.Series, variant: Variant) -> Sample:
         image=read_image(split_dir / row["image"]),
         mask_amodal=read_mask(mask_path) if mask_path else None,
         mask_visible=read_mask(path("mask_visible")) if row.get("mask_visible", "") else None,
-        depth=np.load(depth_path) if variant.needs_depth else None,
+        depth=read_npy(depth_path) if variant.needs_depth else None,
     )
 
 

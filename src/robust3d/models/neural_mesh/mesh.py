@@ -9,7 +9,6 @@ projects inside the image; its feature-map cell is ``floor(pixel / stride)`` (se
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from robust3d.data.format import load_annotation
-from robust3d.data.io import atomic_path, read_mask
+from robust3d.data.io import atomic_path, read_json, read_mask
 from robust3d.models.data import ManifestDataset, camera_batch, manifest_classes
 
 FORMAT = "robust3d.neural_mesh/1"
@@ -91,7 +90,7 @@ def training_cad_indices(cad_root: str | Path, cls: str) -> list[int] | None:
     meta = Path(cad_root) / "meta.json"
     if not meta.is_file():
         return None
-    entry = json.loads(meta.read_text()).get("cuboids", {}).get(cls, {})
+    entry = read_json(meta).get("cuboids", {}).get(cls, {})
     return entry.get("cad_indices")
 
 
