@@ -79,6 +79,14 @@ def test_embedded_and_paper_values():
          "key 'compnets.backbones.resnet50.depth': only vit backbones take"),
         (lambda c: c["backbones"]["resnet50"].update(arch="vit_base_patch16_224"),
          "key 'compnets.backbones.resnet50.arch': resnetext needs a ResNet"),
+        (lambda c: c["backbones"]["resnet50"].update(arch="resnet5O"),
+         "key 'compnets.backbones.resnet50.arch': timm 1.0.31 has no architecture 'resnet5O' (closest: resnet50"),
+        (lambda c: c["backbones"]["vitb14"].update(arch="vit_small_patch14_dino"),
+         "key 'compnets.backbones.vitb14.arch': timm 1.0.31 has no architecture 'vit_small_patch14_dino'"),
+        (lambda c: c["backbones"]["resnet50"].update(weights="IMAGENET1K_V3"),
+         "key 'compnets.backbones.resnet50.weights': torchvision has no weights 'IMAGENET1K_V3' for 'resnet18'"),
+        (lambda c: c["backbones"]["resnet50"].update(weights="a9_in1k"),
+         "key 'compnets.backbones.resnet50.weights': timm 1.0.31 has no pretrained weights 'resnet18.a9_in1k'"),
     ],
 )
 def test_bad_compnets_config_is_refused_with_one_line(raw, mutate, expected):

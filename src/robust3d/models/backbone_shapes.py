@@ -1,4 +1,12 @@
-"""Backbone facts needed before torch is imported (config checks): the kinds and the shapes of released weights."""
+"""Backbone facts needed before torch is imported (config checks): the kinds, the shapes of released weights and
+the architecture and weight names timm / torchvision know (a snapshot: importing timm takes seconds)."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from pathlib import Path
 
 #: Backbone kinds (:data:`robust3d.models.backbones.BACKBONES` builds each).
 KINDS = ("resnetext", "vit")
@@ -9,3 +17,49 @@ DINOV2_SHAPES = {
     "vit_large_patch14_dinov2": (24, 1024, 16),
     "vit_giant_patch14_dinov2": (40, 1536, 24),
 }
+
+#: Names a config may use, snapshotted from the pinned timm / torchvision (robust3d.devtools.backbone_names).
+BACKBONE_NAMES_PATH = Path(__file__).with_name("backbone_names.json")
+#: Architecture families each backbone kind builds (ResNet-style CNNs; patch-14 ViTs).
+_FAMILIES = {"resnetext": ("resnet", "resnext", "wide_resnet", "seresnet", "seresnext"), "vit": ("vit_",)}
+
+
+def family_of(arch: str) -> str | None:
+    """The backbone kind that can build ``arch`` (by name), or None."""
+    for kind, prefixes in _FAMILIES.items():
+        if arch.startswith(prefixes) and (kind != "vit" or "patch14" in arch):
+            return kind
+    return None
+
+
+@functools.cache
+def backbone_names() -> dict:
+    return json.loads(BACKBONE_NAMES_PATH.read_text())
+
+
+def unknown_architecture(arch: str) -> str | None:
+    """Why timm cannot build ``arch`` (with the closest names), or None when it can."""
+    known = backbone_names()["timm_architectures"]
+    if arch in known:
+        return None
+    close = difflib.get_close_matches(arch, known, n=3)
+    hint = f" (closest: {', '.join(close)})" if close else ""
+    return f"timm {backbone_names()['timm']} has no architecture '{arch}'{hint}"
+
+
+def unknown_weights(kind: str, arch: str, weights: str) -> str | None:
+    """Why ``weights`` cannot be loaded into ``arch`` by name (torchvision ``IMAGENET1K_V*`` names for ResNets, timm
+    pretrained tags otherwise), or None when they can."""
+    names = backbone_names()
+    if kind == "resnetext" and weights.startswith("IMAGENET1K_V"):
+        allowed = names["torchvision_weights"].get(arch, [])
+        if weights in allowed:
+            return None
+        return (f"torchvision has no weights '{weights}' for '{arch}'"
+                + (f" (allowed: {', '.join(allowed)})" if allowed else " (use a timm tag instead)"))
+    tag = f"{arch}.{weights}"
+    if tag in names["timm_pretrained"]:
+        return None
+    tags = [t.split(".", 1)[1] for t in names["timm_pretrained"] if t.split(".")[0] == arch]
+    return (f"timm {names['timm']} has no pretrained weights '{tag}'"
+            + (f" (tags for {arch}: {', '.join(tags)})" if tags else f" (none for {arch})"))
