@@ -83,16 +83,41 @@ def test_a_model_without_a_pose_or_class_head_gets_no_such_rows(tmp_path):
     """An empty pose column is no pose prediction (not 0% and 180 degrees); an empty class column likewise."""
     class_only = [dict(r, pred_azimuth="", pred_elevation="", pred_theta="") for r in _clean_rows("classifier")]
     pose_only = [dict(r, pred_class="", pose_class="") for r in _clean_rows("posenet")]
-    # A pose model whose predictions all diverge on one split still scores the worst error there.
-    failed = [dict(r, pred_azimuth=float("nan"), pred_class="")
-              for r in _clean_rows("posenet", variant="occlusion", level="L1")]
-    paths = [_write(tmp_path, f"{i}.csv", rows) for i, rows in enumerate([class_only, pose_only, failed])]
+    paths = [_write(tmp_path, f"{i}.csv", rows) for i, rows in enumerate([class_only, pose_only])]
     m = evaluate_files(paths, tmp_path / "metrics.csv", "synthetic", "compnets")
     assert set(m.loc[m["model"] == "classifier", "metric"]) == {"class_accuracy"}
     assert _value(m, "class_accuracy", model="classifier")["value"] == pytest.approx(75.0)
     assert set(m.loc[m["model"] == "posenet", "metric"]) == {"pose_acc_pi6", "pose_acc_pi18", "pose_median_deg"}
     assert _value(m, "pose_acc_pi6", model="posenet", variant="clean")["value"] == pytest.approx(75.0)
+    # In memory, a pose model whose angles are all NaN on one group still scores the worst error there
+    # (files refuse NaN: see test_bad_predictions_are_refused_naming_the_file).
+    failed = [dict(r, pred_azimuth=float("nan"), pred_class="")
+              for r in _clean_rows("posenet", variant="occlusion", level="L1")]
+    m = compute_metrics(pd.DataFrame(pose_only + failed).replace("", float("nan")).assign(
+        pred_class=lambda d: d["pred_class"].fillna("")), "synthetic", "compnets")
     assert _value(m, "pose_acc_pi6", model="posenet", variant="occlusion")["value"] == 0.0
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda rows: rows[1].update(pred_azimuth="abc"), r"column 'pred_azimuth' must hold finite numbers or nothing; "
+                                                      r"sample 'b' has 'abc'"),
+    (lambda rows: rows[2].update(pred_theta="nan"), r"column 'pred_theta' must hold finite numbers"),
+    (lambda rows: rows[0].update(seconds="inf"), r"column 'seconds' must hold finite numbers"),
+    (lambda rows: rows[3].update(pred_elevation=""), r"sample 'd' lacks predicted angles that other samples have"),
+    (lambda rows: rows[1].update(pred_class="cra"), r"sample 'b' predicts class 'cra', which no sample"),
+    (lambda rows: rows.append(dict(rows[0])), r"sample 'a' appears 2 times"),
+])
+def test_bad_predictions_are_refused_naming_the_file(tmp_path, change, message):
+    from robust3d.errors import InputError
+
+    rows = _clean_rows()
+    change(rows)
+    path = _write(tmp_path, "preds.csv", rows)
+    out = tmp_path / "metrics.csv"
+    with pytest.raises(InputError, match=message) as err:
+        evaluate_files([path], out, "synthetic", "compnets")
+    assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)
+    assert not out.exists()  # refused before any number is written
 
 
 def test_files_group_into_tidy_rows_and_unseen_has_no_class_accuracy(tmp_path):

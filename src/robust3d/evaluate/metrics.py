@@ -117,10 +117,21 @@ def evaluate_files(paths: Sequence[str | Path], out: str | Path, benchmark: str,
 
     if not paths:
         raise ValueError("no predictions files given")
+    from robust3d.errors import InputError
+
     frames = [read_predictions(p) for p in paths]
     empty = [str(p) for p, f in zip(paths, frames, strict=True) if f.empty]
     if empty:
-        raise ValueError(f"predictions files without rows: {empty}")
+        raise InputError(f"predictions files without rows: {empty}")
+    # A predicted class must be a class of some sample (unseen splits predict the training classes, which the
+    # clean splits' rows carry): anything else is a typo or another model's label set.
+    known = set().union(*(set(f["class"]) for f in frames))
+    for path, frame in zip(paths, frames, strict=True):
+        unknown = frame["pred_class"][(frame["pred_class"] != "") & ~frame["pred_class"].isin(known)]
+        if len(unknown):
+            sample = frame.loc[unknown.index[0], "sample_id"]
+            raise InputError(f"{path}: sample '{sample}' predicts class {unknown.iloc[0]!r}, which no sample of "
+                             f"the given predictions has (known: {', '.join(sorted(known))})")
     papers = [paper or paper_of(p) for p in paths]
     metrics = pd.concat([compute_metrics(pd.concat([f for f, q in zip(frames, papers, strict=True) if q == name],
                                                    ignore_index=True), benchmark, name, unseen_splits)

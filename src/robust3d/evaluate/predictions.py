@@ -34,15 +34,45 @@ def sample_keys(manifest_df: pd.DataFrame, manifest: str | Path) -> pd.DataFrame
     return pd.DataFrame({"split": split, "variant": variant, "level": level}, index=manifest_df.index)
 
 
+NUMERIC_COLUMNS = ("azimuth", "elevation", "theta", "pred_azimuth", "pred_elevation", "pred_theta", "seconds")
+PRED_POSE_COLUMNS = ("pred_azimuth", "pred_elevation", "pred_theta")
+SAMPLE_KEY = ("model", "split", "variant", "level", "sample_id")
+
+
 def read_predictions(path: str | Path) -> pd.DataFrame:
-    """A predictions CSV with angles and seconds as floats; a clear error naming the missing columns."""
+    """A predictions CSV with angles and seconds as floats, checked before it becomes a number.
+
+    Refused with :class:`~robust3d.errors.InputError` naming the file and the first offending sample: a missing
+    column; a non-empty numeric cell that is not a finite number (``abc``, ``nan``, ``inf``); a predicted pose given
+    for some samples but not others, or with some of its three angles only (a model has a pose head or it has not:
+    see :mod:`robust3d.evaluate.metrics`); the same sample twice.
+    """
+    import numpy as np
+
     from robust3d.data.format import read_table
+    from robust3d.errors import InputError
 
     df = read_table(path, PREDICTION_COLUMNS, "predictions file")
-    for col in ("azimuth", "elevation", "theta", "pred_azimuth", "pred_elevation", "pred_theta", "seconds"):
-        df[col] = pd.to_numeric(df[col].replace("", "nan"), errors="coerce")
+    for col in NUMERIC_COLUMNS:
+        values = pd.to_numeric(df[col].replace("", "nan"), errors="coerce")
+        bad = (df[col] != "") & ~np.isfinite(values.to_numpy(np.float64))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{path}: column '{col}' must hold finite numbers or nothing; sample "
+                             f"'{df['sample_id'].iloc[i]}' has {df[col].iloc[i]!r} ({int(bad.sum())} such rows)")
+        df[col] = values
+    given = df[list(PRED_POSE_COLUMNS)].notna()
+    partial = given.any(axis=1) & ~given.all(axis=1)
+    if partial.any() or 0 < int(given.all(axis=1).sum()) < len(df):
+        i = int(np.flatnonzero(partial | ~given.all(axis=1))[0])
+        raise InputError(f"{path}: sample '{df['sample_id'].iloc[i]}' lacks predicted angles that other samples "
+                         "have; a model predicts all three angles for every sample or leaves them all empty")
     df["variant"] = df["variant"].replace("", CLEAN_VARIANT)
     df["level"] = df["level"].replace("", CLEAN_LEVEL)
+    dup = df.duplicated(list(SAMPLE_KEY))
+    if dup.any():
+        raise InputError(f"{path}: sample '{df.loc[dup, 'sample_id'].iloc[0]}' appears {int(dup.sum()) + 1} times "
+                         "for the same model, split, variant and level; one row per sample")
     return df
 
 
