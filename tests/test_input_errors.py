@@ -92,3 +92,38 @@ def test_a_sample_image_of_another_size_than_its_annotation_is_refused(tmp_path,
     ds = ManifestDataset(split / "manifest.csv", manifest_classes(split / "manifest.csv"))
     with pytest.raises(InputError, match=rf"{row['image']}: image is 10x12 px"):
         ds[0]
+
+
+def test_a_truncated_or_incomplete_manifest_is_refused_before_predicting(tmp_path, smoke_dataset, raw_smoke_config):
+    """A synthetic split cut to 2 rows, or with a file gone, is refused with its name before any model runs."""
+    import shutil
+
+    import pandas as pd
+    import yaml
+
+    from robust3d.data.format import check_manifest, read_manifest
+    from robust3d.papers import validate_config
+    from robust3d.synth.plan import planned_sample_ids
+
+    root = tmp_path / "synthetic"
+    shutil.copytree(smoke_dataset / "train", root / "train")
+    raw_smoke_config["synthetic"]["root"] = str(root)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(raw_smoke_config))
+    manifest = root / "train" / "manifest.csv"
+    cfg = validate_config(raw_smoke_config)
+    check_manifest(manifest, planned_sample_ids(cfg, manifest))  # the intact split passes
+    assert planned_sample_ids(cfg, smoke_dataset / "train" / "manifest.csv") is None  # another root: no plan
+
+    read_manifest(manifest).head(2).to_csv(manifest, index=False)
+    run = subprocess.run([sys.executable, "-m", "robust3d", "predict", "--config", str(config), "--model", "resnet50",
+                          "--checkpoint", str(tmp_path / "none.pt"), "--manifest", str(manifest),
+                          "--out", str(tmp_path / "p.csv")], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 2 and not (tmp_path / "p.csv").exists()
+    assert "manifest.csv: 2 rows, but the config plans" in run.stderr and run.stderr.count("\n") == 1, run.stderr
+
+    df = pd.read_csv(smoke_dataset / "train" / "manifest.csv", dtype=str, keep_default_na=False)
+    df.to_csv(manifest, index=False)
+    (root / "train" / df["image"].iloc[3]).unlink()
+    with pytest.raises(InputError, match=r"1 listed files are missing, e\.g\. .*\.png"):
+        check_manifest(manifest, planned_sample_ids(cfg, manifest))

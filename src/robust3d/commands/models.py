@@ -45,6 +45,15 @@ def _section(args: argparse.Namespace) -> tuple[dict, dict]:
     return cfg, cfg[args.paper]
 
 
+def _check_inputs(cfg: dict, manifests: list[Path]) -> None:
+    """Every input manifest lists existing files and, for the synthetic benchmark, exactly the planned samples."""
+    from robust3d.data.format import check_manifest
+    from robust3d.synth.plan import planned_sample_ids
+
+    for manifest in manifests:
+        check_manifest(manifest, planned_sample_ids(cfg, manifest))
+
+
 @command("train-model", "train one model of a paper's models (resumable from <out>.ckpt)", _train_args)
 def train_model(args: argparse.Namespace) -> None:
     from robust3d.models.registry import family_module, model_spec
@@ -53,6 +62,7 @@ def train_model(args: argparse.Namespace) -> None:
     inputs = dict(args.inputs)
     inputs.update({k: Path(v) for k, v in (("train", args.train), ("calibration", args.calibration)) if v})
     spec = model_spec(section, args.model)
+    _check_inputs(cfg, list(inputs.values()))
     family_module(spec).train(section, spec, inputs, Path(args.out), Path(args.metrics), seed=int(cfg["seed"]),
                               device=cfg["device"])
 
@@ -72,5 +82,6 @@ def predict(args: argparse.Namespace) -> None:
 
     cfg, section = _section(args)
     spec = model_spec(section, args.model)
+    _check_inputs(cfg, [Path(args.manifest)])
     family_module(spec).predict(section, spec, Path(args.checkpoint), Path(args.manifest), Path(args.out),
                                 device=cfg["device"], unseen=args.unseen)

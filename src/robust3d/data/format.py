@@ -40,6 +40,43 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     return read_table(path, MANIFEST_COLUMNS, "manifest")
 
 
+def manifest_split(manifest: str | Path) -> str:
+    """Split name of a manifest from where it lies: ``<root>/<split>/manifest.csv`` for a clean split,
+    ``<root>/variants/<split>/<variant>/<level>/manifest.csv`` for a variant."""
+    parts = Path(manifest).resolve().parts
+    if len(parts) >= 5 and parts[-5] == "variants":
+        return parts[-4]
+    if len(parts) < 2:
+        raise ValueError(f"cannot tell the split of manifest {manifest}")
+    return parts[-2]
+
+
+def check_manifest(path: str | Path, expected_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a manifest and check it before any model reads it: every listed file exists and, when the config says
+    which samples the split holds (``expected_ids``), exactly those samples are there.
+
+    Raises :class:`InputError` naming the manifest, with the first missing file or sample.
+    """
+    path = Path(path)
+    df = read_manifest(path)
+    if df.empty:
+        raise InputError(f"{path}: the manifest lists no samples")
+    missing = [v for c in PATH_COLUMNS if c in df.columns for v in df[c] if v and not (path.parent / v).is_file()]
+    if missing:
+        raise InputError(f"{path}: {len(missing)} listed files are missing, e.g. {missing[0]} (relative to the "
+                         "manifest); rerun the rule that makes this split")
+    if expected_ids is not None:
+        have, want = list(df["sample_id"]), list(expected_ids)
+        if sorted(have) != sorted(want):
+            lost = sorted(set(want) - set(have))
+            extra = sorted(set(have) - set(want))
+            what = f"lacks {len(lost)} of them, e.g. '{lost[0]}'" if lost else f"has {len(extra)} others, e.g. " \
+                f"'{extra[0]}'" if extra else "lists some twice"
+            raise InputError(f"{path}: {len(have)} rows, but the config plans {len(want)} samples for this split and "
+                             f"the manifest {what}; a truncated or stale manifest? rerun its rule")
+    return df
+
+
 def path_columns(df: pd.DataFrame, root: Path) -> list[str]:
     """The contract's path columns, plus any extra column whose every non-empty cell is a file under ``root``."""
     cols = [c for c in PATH_COLUMNS if c in df.columns]

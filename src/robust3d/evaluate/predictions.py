@@ -11,19 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from robust3d.data.format import manifest_split
+
+__all__ = ["manifest_split", "read_predictions", "sample_keys", "write_predictions"]
+
 PREDICTION_COLUMNS = ("sample_id", "class", "pred_class", "azimuth", "elevation", "theta", "pred_azimuth",
                       "pred_elevation", "pred_theta", "pose_class", "seconds", "model", "split", "variant", "level")
 CLEAN_VARIANT, CLEAN_LEVEL = "clean", "0"
-
-
-def manifest_split(manifest: str | Path) -> str:
-    """Split name of a manifest from its location (see the module docstring)."""
-    parts = Path(manifest).resolve().parts
-    if len(parts) >= 5 and parts[-5] == "variants":
-        return parts[-4]
-    if len(parts) < 2:
-        raise ValueError(f"cannot tell the split of manifest {manifest}")
-    return parts[-2]
 
 
 def sample_keys(manifest_df: pd.DataFrame, manifest: str | Path) -> pd.DataFrame:

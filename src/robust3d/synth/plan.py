@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -304,3 +305,18 @@ def n_chunks(config: dict, split: str) -> int:
 def chunk_of(config: dict, split: str, chunk: int) -> list[SampleSpec]:
     size = config["synthetic"]["chunk_size"]
     return plan_split(config, split)[chunk * size : (chunk + 1) * size]
+
+
+def planned_sample_ids(config: dict, manifest: str | Path) -> list[str] | None:
+    """The sample ids the config plans for ``manifest`` when it is a split (or a variant of one) of this config's
+    synthetic benchmark; None for any other manifest (a real dataset, a folder elsewhere)."""
+    from robust3d.data.format import manifest_split
+
+    manifest = Path(manifest).resolve()
+    root = Path(config["synthetic"]["root"]).resolve()
+    if root not in manifest.parents:
+        return None
+    split = manifest_split(manifest)
+    if split not in SPLITS:
+        return None
+    return [s.sample_id for s in plan_split(config, split)]
