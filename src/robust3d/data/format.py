@@ -70,8 +70,12 @@ def check_manifest(path: str | Path, expected_ids: Sequence[str] | None = None) 
         if sorted(have) != sorted(want):
             lost = sorted(set(want) - set(have))
             extra = sorted(set(have) - set(want))
-            what = f"lacks {len(lost)} of them, e.g. '{lost[0]}'" if lost else f"has {len(extra)} others, e.g. " \
-                f"'{extra[0]}'" if extra else "lists some twice"
+            if lost:
+                what = f"lacks {len(lost)} of them, e.g. '{lost[0]}'"
+            elif extra:
+                what = f"has {len(extra)} others, e.g. '{extra[0]}'"
+            else:
+                what = "lists some twice"
             raise InputError(f"{path}: {len(have)} rows, but the config plans {len(want)} samples for this split and "
                              f"the manifest {what}; a truncated or stale manifest? rerun its rule")
     return df
