@@ -1,5 +1,7 @@
 # robust3d: the whole pipeline. Rules are thin: each calls one `python -m robust3d <command>`.
-# The embedded default (config.yaml) is a synthetic benchmark the pipeline renders itself.
+# The embedded default (config.yaml) is a synthetic benchmark the pipeline renders itself. There is no
+# `configfile:` directive: common.smk reads config.yaml, or the --configfile files with their `extends:` chains,
+# then the --config overrides, by robust3d.config_layers' rules (Snakemake's own merge cannot remove anything).
 # common.smk validates the config and builds every plan (the shared stages' and each paper's, STAGES) before any
 # include uses them; shared stages have one rules file each, every paper one under workflow/rules/papers/.
 from snakemake.utils import min_version
@@ -8,9 +10,6 @@ min_version("9.0")
 
 
 report: "workflow/report/workflow.rst"
-
-
-configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"

@@ -72,7 +72,7 @@ def test_a_yaml_syntax_error_is_one_line_with_its_position(tmp_path):
     path.write_text("synthetic:\n  image_size: [64, 64\nseed: 1\n")
     with pytest.raises(InputError, match=r"bad\.yaml: not valid YAML \(line \d+, column \d+"):
         read_yaml(path)
-    run = subprocess.run([sys.executable, "-m", "robust3d", "check-config", "--config", str(path)],
+    run = subprocess.run([sys.executable, "-m", "robust3d", "check-config", "--configfile", str(path)],
                          capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "bad.yaml: not valid YAML" in run.stderr, run.stderr

@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 import yaml
 from fixtures_real import CROP_SIZE, red_mask, write_imagenet3d, write_occluded_pascal3d, write_pascal3d
-from snakemake.utils import update_config
 
 from robust3d.cli import main
 from robust3d.data.datasets.plan import RealDatasetPlan
@@ -29,11 +28,9 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 PAPERS = ("compnets", "ntdm")
 
 
-def merged_config(paper: str) -> dict:
-    """What Snakemake runs with `--configfile configs/paper-<paper>.yaml`: the file merged into config.yaml."""
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    update_config(cfg, yaml.safe_load((REPO / "configs" / f"paper-{paper}.yaml").read_text()))
-    return cfg
+def paper_config(paper: str) -> dict:
+    """The raw file `--configfile configs/paper-<paper>.yaml` runs: complete, it extends nothing."""
+    return yaml.safe_load((REPO / "configs" / f"paper-{paper}.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +80,14 @@ def dry_runs(raw_root, tmp_path_factory) -> dict[str, tuple[str, Path]]:
 # ---------------------------------------------------------------------------------------------- validation
 
 @pytest.mark.parametrize("paper", PAPERS)
-def test_paper_configs_validate_alone_and_merged_into_the_default(paper):
-    alone = load_config(REPO / "configs" / f"paper-{paper}.yaml")
-    merged = validate_config(merged_config(paper))
-    for cfg in (alone, merged):
-        assert cfg["datasets"]["download"] is False and cfg["depth"]["splits"] == []
-        assert cfg["synthetic"]["splits"]["train"] == 1
-    assert merged["variants"]["corruptions_3d"]["names"] == [] and merged["variants"]["styles"] == []
+def test_paper_configs_are_complete_and_take_nothing_from_the_default(paper):
+    """A paper config extends nothing, so nothing of config.yaml (its 3D corruptions, styles) leaks in."""
+    assert "extends" not in paper_config(paper)
+    cfg = load_config(REPO / "configs" / f"paper-{paper}.yaml")
+    assert cfg == validate_config(paper_config(paper))
+    assert cfg["datasets"]["download"] is False and cfg["depth"]["splits"] == []
+    assert cfg["synthetic"]["splits"]["train"] == 1
+    assert cfg["variants"]["corruptions_3d"]["names"] == [] and cfg["variants"]["styles"] == []
 
 
 def test_paper_settings_are_the_papers():
@@ -135,7 +133,7 @@ def test_default_configs_enable_no_dataset():
     ],
 )
 def test_bad_datasets_config_is_refused_with_one_line(mutate, expected):
-    cfg = copy.deepcopy(merged_config("ntdm"))
+    cfg = copy.deepcopy(paper_config("ntdm"))
     mutate(cfg["datasets"])
     with pytest.raises(ConfigError) as err:
         validate_config(cfg)
@@ -177,7 +175,7 @@ def test_ntdm_dry_run_lists_every_real_dataset_job(dry_runs):
 def test_snakemake_converts_pascal3d_and_fails_loudly_on_missing_oodcv(raw_root, tmp_path):
     """In a work folder of its own (its config.yaml, logs, results): PASCAL3D+ converts; OOD-CV's raw data is
     missing with download=false, so its check fails with the registry's instructions and nothing is downloaded."""
-    cfg = merged_config("ntdm")
+    cfg = paper_config("ntdm")
     datasets = cfg["datasets"]
     datasets.update(raw_root=str(raw_root), out_root="results/data")
     datasets["pascal3d"].update(classes=["car"], splits=["val"], image_size=list(CROP_SIZE))
@@ -218,7 +216,7 @@ def test_fetch_dataset_checks_and_reports(raw_root, tmp_path, capsys):
 def test_convert_dataset_imagenet3d_with_cad_masks_feeds_the_occlusion_variant(raw_root, tmp_path, capsys):
     from robust3d.variants.registry import make_variant
 
-    cfg = merged_config("compnets")
+    cfg = paper_config("compnets")
     cfg["datasets"]["raw_root"] = str(raw_root)
     cfg["datasets"]["imagenet3d"].update(classes=["sofa"], splits=["val"], image_size=list(CROP_SIZE))
     cfg["compnets"]["data"]["source"] = "synthetic"  # (training on ImageNet3D would need its train split too)

@@ -105,3 +105,9 @@ def test_smoke_workflow_runs_end_to_end():
     # A second run finds nothing to do.
     proc = run_snakemake(*targets, "-n", "--configfile", "configs/smoke.yaml")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+    # The README's report command: one HTML file holding every table, the claims and the figures.
+    report = results / "report.html"
+    run_snakemake(*targets, "--report", str(report), "--configfile", "configs/smoke.yaml")
+    html = report.read_text()
+    for name in (*(f"compnets_table{n}.csv" for n in (1, 2, 3, 4)), "compnets_claims.csv", "compnets_figure1.png"):
+        assert name in html, f"{name} is not in the Snakemake report"

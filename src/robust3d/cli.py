@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from robust3d.cli_registry import COMMANDS, command, config_argument
+from robust3d.cli_registry import COMMANDS, command
 
 #: Modules whose import registers the commands (the paper stages' own commands come with robust3d.papers.commands).
 COMMAND_MODULES = ("robust3d.commands.synth", "robust3d.commands.variants", "robust3d.commands.depth",
@@ -17,13 +17,28 @@ COMMAND_MODULES = ("robust3d.commands.synth", "robust3d.commands.variants", "rob
                    "robust3d.papers.commands")
 
 
-@command("check-config", "validate a config file and print it with defaults filled in", config_argument)
+def _check_config_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--configfile", "--configfiles", nargs="+", default=[], metavar="FILE",
+                   help="config files, layered left to right as `snakemake --configfile` does (default: config.yaml)")
+    p.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="overrides, as `snakemake --config` takes them (e.g. 'datasets={raw_root: /data/raw}')")
+
+
+@command("check-config", "print the config a `snakemake` call with the same --configfile/--config flags runs",
+         _check_config_arguments)
 def _check_config(args: argparse.Namespace) -> int:
     import yaml
 
+    from robust3d.config_layers import parse_overrides
+    from robust3d.errors import ConfigError
     from robust3d.papers import load_config
 
-    print(yaml.safe_dump(load_config(args.config), sort_keys=False), end="")
+    for entry in args.config:
+        if "=" not in entry:
+            raise ConfigError(f"--config '{entry}': give key=value overrides (config files go after --configfile, "
+                              "as for snakemake)")
+    files = args.configfile or ["config.yaml"]
+    print(yaml.safe_dump(load_config(files, parse_overrides(args.config)), sort_keys=False), end="")
     return 0
 
 

@@ -233,20 +233,17 @@ def _check_datasets(config: dict[str, Any]) -> None:
                               "object masks, which this dataset lacks; set it to true (rendered from the CAD models)")
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read a YAML config, apply ``overrides`` (top-level keys), validate it."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file '{path}' does not exist")
-    from robust3d.data.io import read_yaml
-    from robust3d.errors import InputError
+def load_config(paths: str | Path | list[str | Path] | tuple[str | Path, ...],
+                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Config files layered left to right (each with its ``extends:`` chain), then ``overrides`` (``--config``
+    key=value entries, typed by the schema), validated: the rules of :mod:`robust3d.config_layers`."""
+    from robust3d.config_layers import resolve_layers
 
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     try:
-        data = read_yaml(path) or {}
-    except InputError as err:
-        raise ConfigError(str(err)) from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a config is a YAML mapping of sections, not a {type(data).__name__}")
-    if overrides:
-        data.update(overrides)
-    return validate_config(data)
+        return validate_config(resolve_layers(paths, overrides, load_schema()))
+    except ConfigError as err:
+        if str(err).startswith("missing required key") and "." not in str(err):  # a whole section is missing
+            raise ConfigError(f"{err} in {', '.join(map(str, paths))}: a config file is complete or says what "
+                              "it extends (e.g. `extends: config.yaml`, a path relative to the file)") from None
+        raise

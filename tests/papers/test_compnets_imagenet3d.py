@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 import yaml
 from fixtures_real import write_imagenet3d_classes
-from snakemake.utils import update_config
 
 from robust3d.data.subsets import hold_out, select_classes
 from robust3d.errors import ConfigError
@@ -27,9 +26,8 @@ MODELS = ("resnet50", "novum_resnet50", "compnets_resnet50_n32")
 
 
 def route_config(raw_root: Path) -> dict:
-    """configs/paper-compnets.yaml merged into config.yaml, shrunk: 3 classes, small crops, smoke-sized models."""
-    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
-    update_config(cfg, yaml.safe_load((REPO / "configs" / "paper-compnets.yaml").read_text()))
+    """configs/paper-compnets.yaml (a complete config), shrunk: 3 classes, small crops, smoke-sized models."""
+    cfg = yaml.safe_load((REPO / "configs" / "paper-compnets.yaml").read_text())
     smoke = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())["compnets"]
     cfg["device"] = "cpu"
     cfg["datasets"].update(raw_root=str(raw_root), out_root="results/data")

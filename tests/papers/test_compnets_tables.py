@@ -384,3 +384,14 @@ def test_resolved_configs_rerun_only_the_jobs_a_change_concerns(tmp_path, config
     epochs = copy.deepcopy(config)
     epochs["compnets"]["train"]["epochs"] += 1
     assert CompnetsPlan.prepare(epochs, tmp_path).train_config_file != base.train_config_file
+
+
+def test_cli_without_a_figures_dir_writes_nothing_outside_its_out_dir(tmp_path, config):
+    inputs, out = tmp_path / "in", tmp_path / "deep" / "tables"
+    inputs.mkdir()
+    args = ["tables", "--paper", "compnets", "--metrics", str(write_metrics(inputs / "metrics.csv", metric_values())),
+            "--train-metrics", *map(str, write_train(inputs)), "--scaling", str(write_scaling(inputs / "s.csv")),
+            "--out-dir", str(out)]
+    assert main(args) == 0
+    assert (out / "compnets_figure1.png").is_file() and (out / "compnets_table1.csv").is_file()
+    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["tables"]

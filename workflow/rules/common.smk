@@ -7,20 +7,43 @@ sys.path.insert(0, str(SRC))  # config validation needs only the package source,
 
 from robust3d.data.config_files import write_resolved_config  # noqa: E402
 from robust3d.errors import ConfigError  # noqa: E402
-from robust3d.papers import PAPERS, stage, validate_config  # noqa: E402
+from robust3d.papers import PAPERS, load_config, stage  # noqa: E402
 
+# The config the workflow runs: config.yaml, or the --configfile files (each with its `extends:` chain), then the
+# --config overrides, layered and validated exactly as `python -m robust3d check-config` does (one code path).
+# (config.yaml of the working directory, as a `configfile:` directive would read it; --directory moves it.)
+_CONFIG_FILES = [str(p) for p in workflow.config_settings.configfiles] or ["config.yaml"]
 try:
-    config.update(validate_config(config))  # the shared sections, then every paper's own checks
+    _resolved = load_config(_CONFIG_FILES, dict(workflow.config_settings.config))
 except ConfigError as err:
     sys.exit(f"robust3d: config error: {err}")
+config.clear()
+config.update(_resolved)
+RESULTS = config["results"]
+
+# Side outputs follow the results root, so two configs never overwrite each other's: the job configs always
+# (<results>/.config/), job logs and benchmarks under <results>/ too, except for the default root `results`, whose
+# logs/ and benchmarks/ stay at the top of the work folder (where `make clean-results` and the time budget look).
+CONFIG_DIR = f"{RESULTS}/.config"
+SIDE_ROOT = "" if Path(RESULTS) == Path("results") else f"{RESULTS}/"
+
+
+def side_log(path):
+    """A job log's path: logs/<path> for the default results root, <results>/logs/<path> otherwise."""
+    return f"{SIDE_ROOT}logs/{path}"
+
+
+def side_benchmark(path):
+    """A job benchmark's path (same rule as side_log)."""
+    return f"{SIDE_ROOT}benchmarks/{path}"
+
 
 # Jobs read the validated config from a file (so `--config` overrides reach them too), named by a hash of
 # the sections their stage reads: a params rerun-trigger then reruns exactly the affected stage.
-SYNTH_CONFIG = write_resolved_config(config, "results/.config", "synthetic", ("seed", "synthetic"))
-VARIANT_CONFIG = write_resolved_config(config, "results/.config", "variants", ("seed", "variants"))
-DEPTH_CONFIG = write_resolved_config(config, "results/.config", "depth", ("seed", "device", "depth", "synthetic"))
+SYNTH_CONFIG = write_resolved_config(config, CONFIG_DIR, "synthetic", ("seed", "synthetic"))
+VARIANT_CONFIG = write_resolved_config(config, CONFIG_DIR, "variants", ("seed", "variants"))
+DEPTH_CONFIG = write_resolved_config(config, CONFIG_DIR, "depth", ("seed", "device", "depth", "synthetic"))
 DEPTH_BACKEND = config["depth"]["backend"]
-RESULTS = config["results"]
 
 # Jobs run `python -m robust3d` from the source tree, also inside conda envs (which block PYTHONPATH).
 # Without --use-conda, `python` must be the interpreter running Snakemake (e.g. .venv/bin/python), which
@@ -90,9 +113,9 @@ def depth_outputs():
 # Plans of the shared real-dataset stage and of every paper stage, built here before any include uses them.
 from robust3d.data.datasets.plan import DATASET_BLOCKS, RealDatasetPlan  # noqa: E402
 
-REAL_DATASETS = RealDatasetPlan.prepare(config, variant_targets(), "results/.config")
+REAL_DATASETS = RealDatasetPlan.prepare(config, variant_targets(), CONFIG_DIR)
 #: Paper id -> its plan (robust3d.papers.<id>.Plan); a disabled stage plans no outputs and no predictions.
-STAGES = {name: stage(name).Plan.prepare(config, "results/.config") for name in PAPERS if name in config}
+STAGES = {name: stage(name).Plan.prepare(config, CONFIG_DIR) for name in PAPERS if name in config}
 
 
 def stage_predictions(wildcards):

@@ -11,9 +11,9 @@ rule train_depth_local:
     params:
         config=DEPTH_CONFIG,
     log:
-        "logs/depth/train_local.log",
+        side_log("depth/train_local.log"),
     benchmark:
-        "benchmarks/depth/train_local.tsv"
+        side_benchmark("depth/train_local.tsv")
     conda:
         "../../envs/robust3d.yaml"
     threads: 2
@@ -36,9 +36,9 @@ rule extract_depth:
         config=DEPTH_CONFIG,
         weights=lambda wildcards, input: f"--weights {input.weights}" if DEPTH_BACKEND == "local" else "",
     log:
-        "logs/depth/extract_{split}.log",
+        side_log("depth/extract_{split}.log"),
     benchmark:
-        "benchmarks/depth/extract_{split}.tsv"
+        side_benchmark("depth/extract_{split}.tsv")
     conda:
         "../../envs/robust3d.yaml"
     threads: 2

@@ -11,9 +11,9 @@ rule metrics:
     wildcard_constraints:
         benchmark="[a-z0-9_]+",
     log:
-        "logs/metrics/{benchmark}.log",
+        side_log("metrics/{benchmark}.log"),
     benchmark:
-        "benchmarks/metrics/{benchmark}.tsv"
+        side_benchmark("metrics/{benchmark}.tsv")
     conda:
         "../../envs/robust3d.yaml"
     threads: 1

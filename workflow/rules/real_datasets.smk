@@ -16,9 +16,9 @@ rule raw_dataset:
     wildcard_constraints:
         raw="|".join(RAW_DATASETS),
     log:
-        "logs/datasets/raw/{raw}.log",
+        side_log("datasets/raw/{raw}.log"),
     benchmark:
-        "benchmarks/datasets/raw/{raw}.tsv"
+        side_benchmark("datasets/raw/{raw}.tsv")
     conda:
         "../../envs/robust3d.yaml"
     localrule: True
@@ -43,9 +43,9 @@ rule convert_dataset:
         dataset="|".join(DATASET_BLOCKS),
         real_split="[a-z0-9_]+",
     log:
-        "logs/datasets/{dataset}/{real_split}.log",
+        side_log("datasets/{dataset}/{real_split}.log"),
     benchmark:
-        "benchmarks/datasets/{dataset}/{real_split}.tsv"
+        side_benchmark("datasets/{dataset}/{real_split}.tsv")
     conda:
         "../../envs/robust3d.yaml"
     threads: 1
@@ -68,9 +68,9 @@ rule real_variant:
         dataset="|".join(DATASET_BLOCKS),
         real_split="[a-z0-9_]+",
     log:
-        "logs/datasets/{dataset}/variants/{real_split}/{variant}/{level}.log",
+        side_log("datasets/{dataset}/variants/{real_split}/{variant}/{level}.log"),
     benchmark:
-        "benchmarks/datasets/{dataset}/variants/{real_split}/{variant}/{level}.tsv"
+        side_benchmark("datasets/{dataset}/variants/{real_split}/{variant}/{level}.tsv")
     conda:
         "../../envs/robust3d.yaml"
     resources:

@@ -7,9 +7,9 @@ rule synth_cad:
     params:
         config=SYNTH_CONFIG,
     log:
-        "logs/synth/cad.log",
+        side_log("synth/cad.log"),
     benchmark:
-        "benchmarks/synth/cad.tsv"
+        side_benchmark("synth/cad.tsv")
     conda:
         "../../envs/robust3d.yaml"
     resources:
@@ -27,9 +27,9 @@ rule synth_render:
     params:
         config=SYNTH_CONFIG,
     log:
-        "logs/synth/{split}/chunk{chunk}.log",
+        side_log("synth/{split}/chunk{chunk}.log"),
     benchmark:
-        "benchmarks/synth/{split}/chunk{chunk}.tsv"
+        side_benchmark("synth/{split}/chunk{chunk}.tsv")
     conda:
         "../../envs/robust3d.yaml"
     threads: 1
@@ -47,9 +47,9 @@ rule synth_manifest:
     output:
         f"{SYNTH_ROOT}/{{split}}/manifest.csv",
     log:
-        "logs/synth/{split}/manifest.log",
+        side_log("synth/{split}/manifest.log"),
     benchmark:
-        "benchmarks/synth/{split}/manifest.tsv"
+        side_benchmark("synth/{split}/manifest.tsv")
     conda:
         "../../envs/robust3d.yaml"
     shell:
@@ -64,9 +64,9 @@ rule synth_contact_sheet:
         report(f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", caption="../report/contact_sheet.rst",
                category="Datasets", subcategory="synthetic", labels={"split": "{split}"}),
     log:
-        "logs/synth/{split}/contact_sheet.log",
+        side_log("synth/{split}/contact_sheet.log"),
     benchmark:
-        "benchmarks/synth/{split}/contact_sheet.tsv"
+        side_benchmark("synth/{split}/contact_sheet.tsv")
     conda:
         "../../envs/robust3d.yaml"
     shell:

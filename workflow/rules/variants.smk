@@ -9,9 +9,9 @@ rule make_variant:
     params:
         config=VARIANT_CONFIG,
     log:
-        "logs/variants/{split}/{variant}/{level}.log",
+        side_log("variants/{split}/{variant}/{level}.log"),
     benchmark:
-        "benchmarks/variants/{split}/{variant}/{level}.tsv"
+        side_benchmark("variants/{split}/{variant}/{level}.tsv")
     conda:
         "../../envs/robust3d.yaml"
     resources:
@@ -30,9 +30,9 @@ rule variant_contact_sheet:
         report(f"{SYNTH_ROOT}/variants/{{split}}/{{variant}}/{{level}}.png", caption="../report/variant.rst",
                category="Variants", subcategory="{variant}", labels={"split": "{split}", "level": "{level}"}),
     log:
-        "logs/variants/{split}/{variant}/{level}_sheet.log",
+        side_log("variants/{split}/{variant}/{level}_sheet.log"),
     benchmark:
-        "benchmarks/variants/{split}/{variant}/{level}_sheet.tsv"
+        side_benchmark("variants/{split}/{variant}/{level}_sheet.tsv")
     conda:
         "../../envs/robust3d.yaml"
     shell:

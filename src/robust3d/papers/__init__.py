@@ -54,10 +54,11 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read a YAML config, apply ``overrides`` (top-level keys) and check all of it (:func:`validate_config`)."""
+def load_config(paths: str | Path | list[str | Path], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Config files layered with their ``extends:`` chains, then ``--config`` ``overrides``
+    (:mod:`robust3d.config_layers`), all of it checked (:func:`validate_config`): what the workflow runs."""
     from robust3d.config import load_config as load_shared
 
-    config = load_shared(path, overrides)
+    config = load_shared(paths, overrides)
     check_config(config)
     return config

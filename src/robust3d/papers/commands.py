@@ -36,7 +36,7 @@ def _tables_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predictions", nargs="*", default=[],
                    help="per-sample predictions CSVs (3D-CompNets: the unseen split gives Table 3 per class)")
     p.add_argument("--out-dir", required=True, help="tables go here (<paper>_table<N>.csv/.md, <paper>_claims.csv)")
-    p.add_argument("--figures-dir", help="figures go here (default: <out-dir>/../figures)")
+    p.add_argument("--figures-dir", help="figures go here (default: --out-dir; nothing is written outside these)")
 
 
 @command("tables", "build a paper's tables, claims and figures from metrics, training JSONs and predictions",
@@ -59,7 +59,7 @@ def tables(args: argparse.Namespace) -> int:
     sources = Sources.load(args.metrics, args.train_metrics, extra, args.predictions, benchmark=args.benchmark,
                            **kwargs)
     built, claims_df = paper.build(sources, config)
-    figures_dir = Path(args.figures_dir) if args.figures_dir else Path(args.out_dir).parent / "figures"
+    figures_dir = Path(args.figures_dir or args.out_dir)
     written = paper.write(built, claims_df, args.out_dir, figures_dir)
     counts = claims_df["holds"].value_counts().to_dict()
     print(f"{args.paper}: {len(written)} files under {args.out_dir} and {figures_dir}; claims: "

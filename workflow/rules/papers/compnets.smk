@@ -26,9 +26,9 @@ rule compnets_train:
     wildcard_constraints:
         model="|".join(COMPNETS.models),
     log:
-        "logs/compnets/train/{model}.log",
+        side_log("compnets/train/{model}.log"),
     benchmark:
-        "benchmarks/compnets/train/{model}.tsv"
+        side_benchmark("compnets/train/{model}.tsv")
     conda:
         "../../../envs/robust3d.yaml"
     threads: COMPNETS_THREADS
@@ -55,9 +55,9 @@ rule compnets_predict:
     wildcard_constraints:
         model="|".join(COMPNETS.models),
     log:
-        "logs/compnets/predict/{model}/{split}/{variant}/{level}.log",
+        side_log("compnets/predict/{model}/{split}/{variant}/{level}.log"),
     benchmark:
-        "benchmarks/compnets/predict/{model}/{split}/{variant}/{level}.tsv"
+        side_benchmark("compnets/predict/{model}/{split}/{variant}/{level}.tsv")
     conda:
         "../../../envs/robust3d.yaml"
     threads: COMPNETS_THREADS
@@ -76,9 +76,9 @@ rule compnets_scaling:
     params:
         config=COMPNETS.config_file,
     log:
-        "logs/compnets/scaling.log",
+        side_log("compnets/scaling.log"),
     benchmark:
-        "benchmarks/compnets/scaling.tsv"
+        side_benchmark("compnets/scaling.tsv")
     conda:
         "../../../envs/robust3d.yaml"
     threads: COMPNETS_THREADS
@@ -97,7 +97,13 @@ rule compnets_tables:
         scaling=COMPNETS.scaling,
         predictions=COMPNETS.unseen_predictions(),
     output:
-        tables=COMPNETS.table_outputs(),
+        # Each table's CSV in the Snakemake report (`snakemake --report`); the .md beside it is the same table.
+        tables=[
+            report(path, caption="../../report/papers/compnets/table.rst", category="Tables",
+                   subcategory="3D-CompNets", labels={"table": Path(path).stem})
+            if path.endswith(".csv") else path
+            for path in COMPNETS.table_outputs()
+        ],
         claims=report(COMPNETS.claims, caption="../../report/papers/compnets/claims.rst", category="Tables",
                       subcategory="3D-CompNets"),
         figure1=report(COMPNETS.figures()[0], caption="../../report/papers/compnets/figure1.rst",
@@ -110,9 +116,9 @@ rule compnets_tables:
         tables=COMPNETS.tables_dir_param,
         figures=COMPNETS.figures_dir_param,
     log:
-        "logs/compnets/tables.log",
+        side_log("compnets/tables.log"),
     benchmark:
-        "benchmarks/compnets/tables.tsv"
+        side_benchmark("compnets/tables.tsv")
     conda:
         "../../../envs/robust3d.yaml"
     threads: 1
@@ -141,9 +147,9 @@ rule compnets_holdout:
         fraction=config["compnets"]["data"]["calibration_fraction"],
         seed=config["seed"],
     log:
-        "logs/compnets/data/holdout.log",
+        side_log("compnets/data/holdout.log"),
     benchmark:
-        "benchmarks/compnets/data/holdout.tsv"
+        side_benchmark("compnets/data/holdout.tsv")
     conda:
         "../../../envs/robust3d.yaml"
     resources:
@@ -166,9 +172,9 @@ rule compnets_val_subset:
     wildcard_constraints:
         part="test|unseen",
     log:
-        "logs/compnets/data/{part}.log",
+        side_log("compnets/data/{part}.log"),
     benchmark:
-        "benchmarks/compnets/data/{part}.tsv"
+        side_benchmark("compnets/data/{part}.tsv")
     conda:
         "../../../envs/robust3d.yaml"
     resources:
@@ -186,9 +192,9 @@ rule compnets_variant_subset:
     params:
         unseen=INET3D_UNSEEN,
     log:
-        "logs/compnets/data/variants/{variant}/{level}.log",
+        side_log("compnets/data/variants/{variant}/{level}.log"),
     benchmark:
-        "benchmarks/compnets/data/variants/{variant}/{level}.tsv"
+        side_benchmark("compnets/data/variants/{variant}/{level}.tsv")
     conda:
         "../../../envs/robust3d.yaml"
     resources:
