@@ -10,11 +10,13 @@ SNAKEMAKE_ARGS ?=
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The last step keeps the SLURM plugin from probing `scontrol` on every snakemake start (src/robust3d/slurm_probe.py).
+$(STAMP): pyproject.toml src/robust3d/slurm_probe.py src/robust3d/slurm_probe_hook.py
 	@command -v $(PYTHON) >/dev/null || { echo "robust3d needs Python 3.11 ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
 	@[ -x $(VENV)/bin/python ] || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet -e .
+	$(VENV)/bin/python -m robust3d.slurm_probe install
 	@touch $(STAMP)
 
 run: $(STAMP)
