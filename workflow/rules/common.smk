@@ -6,6 +6,7 @@ SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))  # config validation needs only the package source, not an install
 
 from robust3d.data.config_files import write_resolved_config  # noqa: E402
+from robust3d.data.tracking import files_stamp  # noqa: E402
 from robust3d.errors import ConfigError  # noqa: E402
 from robust3d.papers import PAPERS, load_config, stage  # noqa: E402
 
