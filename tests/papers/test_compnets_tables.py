@@ -17,7 +17,7 @@ from robust3d.evaluate.stats import loglog_slope
 from robust3d.papers import compnets, validate_config
 from robust3d.papers.compnets.plan import CompnetsPlan, unavailable
 from robust3d.tables.reference import load_reference
-from robust3d.tables.render import markdown
+from robust3d.tables.render import long_frame, markdown
 from robust3d.tables.sources import Sources
 
 REPO = Path(__file__).resolve().parents[2]
@@ -173,8 +173,6 @@ def test_our_values_come_from_our_files_only(tmp_path, config):
 
 
 def compnets_long(tables) -> pd.DataFrame:
-    from robust3d.tables.render import long_frame
-
     return pd.concat([long_frame(t) for t in tables.values()], ignore_index=True)
 
 
@@ -395,3 +393,19 @@ def test_cli_without_a_figures_dir_writes_nothing_outside_its_out_dir(tmp_path, 
     assert main(args) == 0
     assert (out / "compnets_figure1.png").is_file() and (out / "compnets_table1.csv").is_file()
     assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["tables"]
+
+
+def test_wall_clock_cells_and_the_claims_that_read_them_are_marked(tmp_path, config):
+    from robust3d.tables.spec import TIMING_MARK
+
+    tables, claims_df = compnets.build(sources_for(tmp_path, config), config)
+    tables = by_name(tables)
+    frame = long_frame(tables["table1"])
+    assert set(frame.loc[frame["timing"], "column"]) == {"train_hours"}
+    fig2 = long_frame(tables["figure2"])
+    assert set(fig2.loc[fig2["timing"], "column"]) == {c for c in fig2["column"] if c.startswith("sec_")} | {"slope"}
+    text = markdown(tables["table1"])
+    assert f"training time (h) {TIMING_MARK}" in text and f"- {TIMING_MARK} wall-clock time" in text
+    timed = set(claims_df.loc[claims_df["timing"], "claim_id"])
+    assert timed and all(c.startswith(("train_time_", "time_slope_")) for c in timed), timed
+    assert not claims_df.loc[~claims_df["timing"], "claim_id"].str.startswith("train_time_").any()

@@ -10,6 +10,16 @@ import math
 from pathlib import Path
 
 
+def axis_best(values: dict[str, dict[str, float]], tasks: list[str]) -> dict[str, float]:
+    """Each task's best value over the models that have one (the axis's outer ring)."""
+    return {t: max(values[m][t] for m in values if _finite(values[m].get(t))) for t in tasks}
+
+
+def axis_label(task: str, best: float) -> str:
+    """The axis name and what its outer ring stands for; an axis where every model scores 0 says so."""
+    return f"{task}\n(best {best:.1f})" if best > 0 else f"{task}\n(all models 0)"
+
+
 def _finite(v) -> bool:
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
@@ -34,20 +44,21 @@ def radar_figure(values: dict[str, dict[str, float | None]], out: str | Path, ti
         ax.text(0.5, 0.5, f"{title}\n\nfewer than 3 tasks have results ({', '.join(tasks) or 'none'})",
                 ha="center", va="center", wrap=True)
     else:
-        best = {t: max(values[m][t] for m in values if _finite(values[m].get(t))) or 1.0 for t in tasks}
+        best = axis_best(values, tasks)
+        scale = {t: best[t] if best[t] > 0 else 1.0 for t in tasks}  # an all-zero axis stays at the centre
         angles = np.linspace(0, 2 * np.pi, len(tasks), endpoint=False)
         ax = fig.add_subplot(111, polar=True)
         for model, per_task in values.items():
             if not any(_finite(per_task.get(t)) for t in tasks):
                 continue
-            radii = np.array([per_task[t] / best[t] if _finite(per_task.get(t)) else 0.0 for t in tasks])
+            radii = np.array([per_task[t] / scale[t] if _finite(per_task.get(t)) else 0.0 for t in tasks])
             closed_a, closed_r = np.append(angles, angles[0]), np.append(radii, radii[0])
             (line,) = ax.plot(closed_a, closed_r, marker="o", label=model)
             ax.fill(closed_a, closed_r, alpha=0.08, color=line.get_color())
             missing = [i for i, t in enumerate(tasks) if not _finite(per_task.get(t))]
             ax.plot(angles[missing], radii[missing], "o", mfc="white", color=line.get_color())
         ax.set_xticks(angles)
-        ax.set_xticklabels([f"{t}\n(best {best[t]:.1f})" for t in tasks], fontsize=8)
+        ax.set_xticklabels([axis_label(t, best[t]) for t in tasks], fontsize=8)
         ax.set_yticks([0.25, 0.5, 0.75, 1.0])
         ax.set_yticklabels([])
         ax.set_ylim(0, 1.05)

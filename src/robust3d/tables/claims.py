@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 KINDS = ("greater", "less", "drop_less", "ratio_at_most", "ratio_at_least")
 CLAIM_COLUMNS = ["claim_id", "claim", "evidence", "test", "holds", "ours_left", "ours_right", "ours_statistic",
-                 "threshold", "paper_left", "paper_right", "paper_statistic", "paper_holds", "paper_evidence", "note"]
+                 "threshold", "paper_left", "paper_right", "paper_statistic", "paper_holds", "paper_evidence", "note",
+                 "timing"]
 
 
 @dataclass(frozen=True)
@@ -98,8 +99,10 @@ def _flag(value: bool | None) -> str:
     return "untestable" if value is None else str(bool(value)).lower()
 
 
-def claims_frame(claims: list[Claim], ours: Callable[[Ref], Cell], paper: Callable[[Ref], Cell]) -> pd.DataFrame:
-    """One row per claim: ours (holds and the numbers behind it) beside the paper's."""
+def claims_frame(claims: list[Claim], ours: Callable[[Ref], Cell], paper: Callable[[Ref], Cell],
+                 timing: Callable[[Ref], bool] | None = None) -> pd.DataFrame:
+    """One row per claim: ours (holds and the numbers behind it) beside the paper's. ``timing(ref)`` says whether a
+    cell is a wall-clock value; a claim reading one is marked ``timing`` (its verdict depends on the machine)."""
     import pandas as pd
 
     records = []
@@ -117,5 +120,6 @@ def claims_frame(claims: list[Claim], ours: Callable[[Ref], Cell], paper: Callab
             "ours_statistic": mine.statistic, "threshold": claim.threshold,
             "paper_left": theirs.left, "paper_right": theirs.right, "paper_statistic": theirs.statistic,
             "paper_holds": _flag(paper_holds), "paper_evidence": paper_evidence, "note": mine.note,
+            "timing": bool(timing) and any(timing(ref) for ref in (*claim.left, *claim.right)),
         })
     return pd.DataFrame.from_records(records, columns=CLAIM_COLUMNS)

@@ -16,10 +16,10 @@ import pandas as pd
 from robust3d.tables.cell import Cell
 from robust3d.tables.reference import Reference
 from robust3d.tables.sources import Sources
-from robust3d.tables.spec import TableSpec
+from robust3d.tables.spec import TIMING_NOTE, TableSpec
 
 SOURCES = ("ours", "paper")
-LONG_COLUMNS = ["table", "row", "row_label", "column", "column_label", "source", "value", "n", "note"]
+LONG_COLUMNS = ["table", "row", "row_label", "column", "column_label", "source", "value", "n", "note", "timing"]
 
 
 @dataclass
@@ -50,7 +50,8 @@ def long_frame(table: BuiltTable) -> pd.DataFrame:
     spec = table.spec
     records = [
         {"table": spec.name, "row": row.key, "row_label": row_label(row), "column": col.key,
-         "column_label": col.header, "source": source, "value": cell.value, "n": cell.n, "note": cell.note}
+         "column_label": col.header, "source": source, "value": cell.value, "n": cell.n, "note": cell.note,
+         "timing": col.timing}
         for source in SOURCES for row in spec.rows for col in spec.columns
         for cell in [table.cell(source, row.key, col.key)]
     ]
@@ -103,8 +104,9 @@ def markdown(table: BuiltTable) -> str:
             derived.setdefault((spec.column(c).header, cell.note), []).append(row_label(spec.row(r)))
     marked = [f"† {col}: {note} ({'all rows' if len(rows) == len(spec.rows) else ', '.join(rows)})"
               for (col, note), rows in sorted(derived.items())]
-    if marked or spec.notes:
-        lines += ["", "Notes:", ""] + [f"- {n}" for n in [*spec.notes, *marked]]
+    timing = [TIMING_NOTE] if any(c.timing for c in spec.columns) else []
+    if marked or spec.notes or timing:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in [*timing, *spec.notes, *marked]]
     return "\n".join(lines) + "\n"
 
 

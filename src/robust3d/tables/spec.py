@@ -28,6 +28,12 @@ class Row:
     source: str = "model"  # "model": `model` is a model id; "scaling": a series of the scaling CSV
 
 
+#: Marks wall-clock columns in rendered tables (see TIMING_NOTE).
+TIMING_MARK = "⏱"
+TIMING_NOTE = (f"{TIMING_MARK} wall-clock time on the machine that ran it: it changes with the hardware, the load "
+               "and the thread count, so compare it only between runs on one machine")
+
+
 @dataclass(frozen=True)
 class Column:
     """Base column: subclasses say which evaluations they need and how to get the cell."""
@@ -36,6 +42,8 @@ class Column:
     label: str
     group: str = ""
     percent: bool = False  # formatting: one decimal (accuracies in percent)
+    # A wall-clock value: it depends on the machine and its load (marked in rendered tables and in claims).
+    timing: bool = field(default=False, kw_only=True)
 
     def needs(self, row: Row) -> list[tuple[str, str, str]]:
         """(split, variant, level) predictions this cell needs (the workflow plans them)."""
@@ -46,7 +54,7 @@ class Column:
 
     @property
     def header(self) -> str:
-        return f"{self.group} {self.label}".strip()
+        return f"{self.group} {self.label}".strip() + (f" {TIMING_MARK}" if self.timing else "")
 
 
 @dataclass(frozen=True)

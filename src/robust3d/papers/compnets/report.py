@@ -57,7 +57,11 @@ def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable
             return by_name[ref.table].cell(source, ref.row, ref.column)
         return get
 
-    return tables, claims_frame(claims(config, sources), lookup("ours"), lookup("paper"))
+    def timing(ref: Ref) -> bool:  # (a claim may name a column this config's table lacks: then it is missing)
+        table = by_name.get(ref.table)
+        return table is not None and any(c.key == ref.column and c.timing for c in table.spec.columns)
+
+    return tables, claims_frame(claims(config, sources), lookup("ours"), lookup("paper"), timing)
 
 
 def write(tables: list[BuiltTable], claims_df: pd.DataFrame, out_dir: str | Path, figures_dir: str | Path

@@ -147,7 +147,7 @@ def table1() -> TableSpec:
         TrainColumn("loss_gflops", "loss GFLOPs per step", field_name="loss_gflops_per_step", null_notes=NULL_NOTES),
         ReductionColumn("loss_gflops_reduction", "GFLOPs reduction vs NOVUM (%)", percent=True, of="loss_gflops",
                         base_row="novum_resnet50"),
-        TrainColumn("train_hours", "training time (h)", field_name="train_seconds", scale=1 / 3600,
+        TrainColumn("train_hours", "training time (h)", field_name="train_seconds", scale=1 / 3600, timing=True,
                     null_notes=NULL_NOTES),
         MetricColumn("accuracy", "IID accuracy (%)", percent=True, metric=CLASS),
     ]
@@ -230,8 +230,8 @@ def figure2(classes: list[int] | tuple[int, ...], novum_vertices: list[int] | tu
     """The scaling run: seconds per training step and loss GFLOPs per class count, and their log-log slopes."""
     rows = [Row(f"NOVUM-{k}", f"NOVUM-{k}", f"NOVUM-{k}", source="scaling") for k in novum_vertices]
     rows.append(Row(COMPNETS_SERIES, COMPNETS_SERIES, COMPNETS_SERIES, source="scaling"))
-    columns = [ScalingColumn(f"sec_{y}", f"Y={y}", "s/step", n_classes=y) for y in classes]
-    columns.append(ScalingColumn("slope", "log-log slope", "s/step"))
+    columns = [ScalingColumn(f"sec_{y}", f"Y={y}", "s/step", n_classes=y, timing=True) for y in classes]
+    columns.append(ScalingColumn("slope", "log-log slope", "s/step", timing=True))
     columns += [ScalingColumn(f"gflops_{y}", f"Y={y}", "loss GFLOPs", n_classes=y, field_name="loss_gflops")
                 for y in classes]
     columns.append(ScalingColumn("gflops_slope", "log-log slope", "loss GFLOPs", field_name="loss_gflops"))
