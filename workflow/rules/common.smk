@@ -103,7 +103,7 @@ def variant_outputs():
 def depth_inputs(wildcards):
     inputs = {"manifest": f"{SYNTH_ROOT}/{wildcards.split}/manifest.csv"}
     if DEPTH_BACKEND == "local":
-        inputs["weights"] = f"{RESULTS}/models/depth_local/model.pt"
+        inputs["weights"] = f"{RESULTS}/depth/local/model/model.pt"
     return inputs
 
 

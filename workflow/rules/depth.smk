@@ -6,8 +6,8 @@ rule train_depth_local:
     input:
         f"{SYNTH_ROOT}/depth_train/manifest.csv",
     output:
-        model=f"{RESULTS}/models/depth_local/model.pt",
-        metrics=f"{RESULTS}/models/depth_local/metrics.json",
+        model=f"{RESULTS}/depth/local/model/model.pt",
+        metrics=f"{RESULTS}/depth/local/model/metrics.json",
     params:
         config=DEPTH_CONFIG,
     log:
