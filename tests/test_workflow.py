@@ -102,6 +102,22 @@ def test_smoke_workflow_runs_end_to_end():
     assert set(claims["holds"]) <= {"true", "false", "untestable"} and (claims["holds"] != "untestable").any()
     for n in (1, 2):
         assert (results / "figures" / f"compnets_figure{n}.png").stat().st_size > 0
+    # The standalone `tables` command, given the same config file, builds the same tables from the same results.
+    from robust3d.cli import main
+    from robust3d.papers import load_config
+    from robust3d.papers.compnets.plan import CompnetsPlan
+
+    plan = CompnetsPlan(load_config(REPO / "configs" / "smoke.yaml"), "unused")
+    alone = results / "tables-standalone"
+    assert main(["tables", "--paper", "compnets", "--config", str(REPO / "configs" / "smoke.yaml"),
+                 "--metrics", str(REPO / plan.metrics), "--benchmark", plan.benchmark,
+                 "--train-metrics", *(str(REPO / p) for p in plan.train_metrics()),
+                 "--extra", f"scaling={REPO / plan.scaling}",
+                 "--predictions", *(str(REPO / p) for p in plan.unseen_predictions()), "--out-dir", str(alone)]) == 0
+    for n in (1, 2, 3, 4):
+        name = f"compnets_table{n}.csv"
+        assert (alone / name).read_text() == (results / "tables" / name).read_text(), name
+    shutil.rmtree(alone)
     # A second run finds nothing to do.
     proc = run_snakemake(*targets, "-n", "--configfile", "configs/smoke.yaml")
     assert "Nothing to be done" in proc.stdout + proc.stderr
