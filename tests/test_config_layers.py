@@ -113,7 +113,12 @@ def test_the_workflow_runs_exactly_the_layered_config_and_check_config_prints_it
     assert counts["compnets_train"] == 1, counts
     levels = set(re.findall(r"variants/test/occlusion/(L\d)\b", out))
     assert levels == {"L1", "L3"}, levels
-    written = [yaml.safe_load(p.read_text()) for p in tmp_path.rglob(".config/compnets-*.yaml")]
+    # Side outputs follow the config's results root (results/smoke), so another config's runs cannot overwrite them.
+    assert "log: results/smoke/logs/" in out and "benchmark: results/smoke/benchmarks/" in out
+    assert "log: logs/" not in out and "benchmark: benchmarks/" not in out
+    assert not (tmp_path / "results" / ".config").exists()
+    job_configs = (tmp_path / "results" / "smoke" / ".config").glob("compnets-*.yaml")
+    written = [yaml.safe_load(p.read_text()) for p in job_configs]
     assert written and all(w == written[0] for w in written)  # (one file per hash of the sections a rule reads)
     shown = subprocess.run([sys.executable, "-m", "robust3d", "check-config", *flags], capture_output=True,
                            text=True, cwd=REPO)
