@@ -192,10 +192,10 @@ def test_claims_column_on_one_side_and_missing_claim(pair):
     old, new = pair
     claims = new / "tables" / "compnets_claims.csv"
     df = pd.read_csv(claims, dtype=str, keep_default_na=False)
-    df["verdict"] = "reproduced"
+    df["seed_spread"] = "0.5"
     df[df["claim_id"] != "loss_gflops_n32_7pct"].to_csv(claims, index=False)
     differences = dr.diff_results(old, new, ignore_timing=True).differences
-    assert "tables/compnets_claims.csv: columns only in NEW: verdict" in differences
+    assert "tables/compnets_claims.csv: columns only in NEW: seed_spread" in differences
     assert "tables/compnets_claims.csv: row only in OLD: [claim_id=loss_gflops_n32_7pct]" in differences
     assert len(differences) == 2
 

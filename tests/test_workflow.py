@@ -113,9 +113,8 @@ def test_smoke_workflow_runs_end_to_end():
                  "--metrics", str(REPO / plan.metrics), "--benchmark", plan.benchmark,
                  "--train-metrics", *(str(REPO / p) for p in plan.train_metrics()),
                  "--extra", f"scaling={REPO / plan.scaling}",
-                 "--predictions", *(str(REPO / p) for p in plan.unseen_predictions()), "--out-dir", str(alone)]) == 0
-    for n in (1, 2, 3, 4):
-        name = f"compnets_table{n}.csv"
+                 "--predictions", *(str(REPO / p) for p in plan.predictions()), "--out-dir", str(alone)]) == 0
+    for name in (*(f"compnets_table{n}.csv" for n in (1, 2, 3, 4)), "compnets_claims.csv"):
         assert (alone / name).read_text() == (results / "tables" / name).read_text(), name
     shutil.rmtree(alone)
     # A second run finds nothing to do.

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from robust3d.tables.cell import Cell
 
 if TYPE_CHECKING:
@@ -20,7 +22,9 @@ if TYPE_CHECKING:
 KINDS = ("greater", "less", "drop_less", "ratio_at_most", "ratio_at_least")
 CLAIM_COLUMNS = ["claim_id", "claim", "evidence", "test", "holds", "ours_left", "ours_right", "ours_statistic",
                  "threshold", "paper_left", "paper_right", "paper_statistic", "paper_holds", "paper_evidence", "note",
-                 "timing"]
+                 "timing", "verdict", "ci_low", "ci_high", "n_samples"]
+#: Resamples and seed of the claims' paired bootstrap (95% percentile interval over test samples).
+BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED = 2000, 0
 
 
 @dataclass(frozen=True)
@@ -99,15 +103,67 @@ def _flag(value: bool | None) -> str:
     return "untestable" if value is None else str(bool(value)).lower()
 
 
+def _statistic(kind: str, n_left: int) -> Callable[..., np.ndarray]:
+    """The claim's statistic on per-sample arrays ``(..., n)`` (left refs first): the same as :func:`evaluate`'s."""
+    def stat(*arrays):
+        means = [a.mean(axis=-1) for a in arrays]
+        left, right = means[:n_left], means[n_left:]
+        if kind == "greater":
+            return left[0] - np.max(np.stack(right), axis=0)
+        if kind == "less":
+            return left[0] - np.min(np.stack(right), axis=0)
+        return (left[0] - left[1]) - (right[0] - right[1])  # drop_less
+    return stat
+
+
+def verdict_of(claim: Claim, mine: Outcome, timed: bool,
+               samples: Callable[[Ref], pd.Series | None] | None) -> tuple[str, float, float, int | None]:
+    """(verdict, interval low, high, n) of one claim on our numbers.
+
+    Comparisons of per-sample accuracies get a 95% paired percentile bootstrap over the test samples (paired by
+    ``sample_id``): ``holds`` / ``fails`` when the interval of the statistic lies wholly on one side of 0,
+    ``within noise`` otherwise. Ratios of exact counts (FLOPs) are ``holds`` / ``fails`` with no interval. A claim
+    on wall-clock cells is ``not assessed``: one timed run has no spread to judge it by.
+    """
+    from robust3d.evaluate.stats import pair_by_sample, paired_bootstrap, verdict
+
+    nan = float("nan")
+    if mine.holds is None:
+        return "untestable", nan, nan, None
+    if timed:
+        return "not assessed (one timed run)", nan, nan, None
+    if claim.kind.startswith("ratio"):
+        return ("holds" if mine.holds else "fails"), nan, nan, None
+    refs = (*claim.left, *claim.right)
+    series = [samples(ref) for ref in refs] if samples else [None]
+    if any(s is None for s in series):
+        return "not assessed (no per-sample values)", nan, nan, None
+    import pandas as pd
+
+    tables = [pd.DataFrame({"sample_id": s.index, "value": s.to_numpy()}) for s in series]
+    try:
+        arrays = pair_by_sample(*tables, column="value")
+    except ValueError:
+        return "not assessed (the cells cover different samples)", nan, nan, None
+    interval = paired_bootstrap(_statistic(claim.kind, len(claim.left)), *arrays,
+                                n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    side = "greater" if claim.kind == "greater" else "less"
+    return verdict(interval, 0.0, side), interval.low, interval.high, interval.n
+
+
 def claims_frame(claims: list[Claim], ours: Callable[[Ref], Cell], paper: Callable[[Ref], Cell],
-                 timing: Callable[[Ref], bool] | None = None) -> pd.DataFrame:
+                 timing: Callable[[Ref], bool] | None = None,
+                 samples: Callable[[Ref], pd.Series | None] | None = None) -> pd.DataFrame:
     """One row per claim: ours (holds and the numbers behind it) beside the paper's. ``timing(ref)`` says whether a
-    cell is a wall-clock value; a claim reading one is marked ``timing`` (its verdict depends on the machine)."""
+    cell is a wall-clock value; a claim reading one is marked ``timing`` (its verdict depends on the machine).
+    ``samples(ref)``: a cell's per-sample values, for the ``verdict`` and its interval (:func:`verdict_of`)."""
     import pandas as pd
 
     records = []
     for claim in claims:
         mine = evaluate(claim, ours)
+        timed = bool(timing) and any(timing(ref) for ref in (*claim.left, *claim.right))
+        verdict, low, high, n = verdict_of(claim, mine, timed, samples)
         theirs = evaluate(claim, paper, claim.paper_left, claim.paper_right)
         paper_holds, paper_evidence = theirs.holds, "; ".join(map(str, (*(claim.paper_left or claim.left),
                                                                          *(claim.paper_right or claim.right))))
@@ -120,6 +176,8 @@ def claims_frame(claims: list[Claim], ours: Callable[[Ref], Cell], paper: Callab
             "ours_statistic": mine.statistic, "threshold": claim.threshold,
             "paper_left": theirs.left, "paper_right": theirs.right, "paper_statistic": theirs.statistic,
             "paper_holds": _flag(paper_holds), "paper_evidence": paper_evidence, "note": mine.note,
-            "timing": bool(timing) and any(timing(ref) for ref in (*claim.left, *claim.right)),
+            "timing": timed, "verdict": verdict, "ci_low": low, "ci_high": high, "n_samples": n,
         })
-    return pd.DataFrame.from_records(records, columns=CLAIM_COLUMNS)
+    frame = pd.DataFrame.from_records(records, columns=CLAIM_COLUMNS)
+    frame["n_samples"] = frame["n_samples"].astype("Int64")
+    return frame

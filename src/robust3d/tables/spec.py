@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from robust3d.tables.cell import Cell
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from robust3d.tables.sources import Sources
 
 CLEAN = ("clean", "0")  # variant and level of an unmodified split (predictions CSV contract)
@@ -34,6 +36,18 @@ TIMING_NOTE = (f"{TIMING_MARK} wall-clock time on the machine that ran it: it ch
                "and the thread count, so compare it only between runs on one machine")
 
 
+def mean_per_sample(parts: list[pd.Series | None]) -> pd.Series | None:
+    """Each sample's mean over several evaluations of the same samples (the variants of one split share their
+    sample ids), so the result's mean is the mean of the evaluations' accuracies; None unless every part exists
+    and covers the same samples."""
+    if not parts or any(p is None for p in parts):
+        return None
+    index = parts[0].index
+    if any(len(p) != len(index) or set(p.index) != set(index) for p in parts):
+        return None
+    return sum(p.loc[index] for p in parts) / len(parts)
+
+
 @dataclass(frozen=True)
 class Column:
     """Base column: subclasses say which evaluations they need and how to get the cell."""
@@ -51,6 +65,12 @@ class Column:
 
     def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
         raise NotImplementedError
+
+    def per_sample(self, row: Row, sources: Sources, spec: TableSpec | None = None) -> pd.Series | None:
+        """The cell as a mean of per-sample values (indexed by ``sample_id``), for the claims' paired bootstrap;
+        None for cells that are not such a mean (training fields, ratios, per-class averages). ``spec``: the table,
+        for columns built from its other columns."""
+        return None
 
     @property
     def header(self) -> str:
@@ -75,6 +95,9 @@ class MetricColumn(Column):
             raise ValueError(f"column {self.key} of row {row.key}: no metric on the column or the row")
         return sources.metric(row.model, self.split, self.variant, self.level, metric)
 
+    def per_sample(self, row: Row, sources: Sources, spec: TableSpec | None = None) -> pd.Series | None:
+        return sources.per_sample(row.model, self.split, self.variant, self.level, self.metric or row.metric)
+
 
 @dataclass(frozen=True)
 class MetricMeanColumn(Column):
@@ -90,6 +113,10 @@ class MetricMeanColumn(Column):
         metric = self.metric or row.metric
         found = {"/".join(e): sources.metric(row.model, *e, metric) for e in self.evaluations}
         return mean_cell(found)
+
+    def per_sample(self, row: Row, sources: Sources, spec: TableSpec | None = None) -> pd.Series | None:
+        metric = self.metric or row.metric
+        return mean_per_sample([sources.per_sample(row.model, *e, metric) for e in self.evaluations])
 
 
 @dataclass(frozen=True)
@@ -113,6 +140,11 @@ class MeanColumn(Column):
 
     def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
         return mean_cell({k: cells[k] for k in self.members})
+
+    def per_sample(self, row: Row, sources: Sources, spec: TableSpec | None = None) -> pd.Series | None:
+        if spec is None:
+            return None
+        return mean_per_sample([spec.column(k).per_sample(row, sources, spec) for k in self.members])
 
 
 @dataclass(frozen=True)

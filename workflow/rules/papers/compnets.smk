@@ -96,7 +96,7 @@ rule compnets_tables:
         metrics=COMPNETS.metrics,
         train=COMPNETS.train_metrics(),
         scaling=COMPNETS.scaling,
-        predictions=COMPNETS.unseen_predictions(),
+        predictions=COMPNETS.predictions(),  # per-sample: Table 3's classes, the claims' paired bootstrap
     output:
         # Each table's CSV in the Snakemake report (`snakemake --report`); the .md beside it is the same table.
         tables=[

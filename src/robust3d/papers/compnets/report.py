@@ -61,7 +61,15 @@ def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable
         table = by_name.get(ref.table)
         return table is not None and any(c.key == ref.column and c.timing for c in table.spec.columns)
 
-    return tables, claims_frame(claims(config, sources), lookup("ours"), lookup("paper"), timing)
+    def samples(ref: Ref):  # a cell's per-sample values (None when it is not a mean over samples)
+        table = by_name.get(ref.table)
+        rows = [r for r in table.spec.rows if r.key == ref.row] if table else []
+        cols = [c for c in table.spec.columns if c.key == ref.column] if table else []
+        if not rows or not cols or rows[0].source != "model" or not sources.has_model(rows[0].model):
+            return None
+        return cols[0].per_sample(rows[0], sources, table.spec)
+
+    return tables, claims_frame(claims(config, sources), lookup("ours"), lookup("paper"), timing, samples)
 
 
 def write(tables: list[BuiltTable], claims_df: pd.DataFrame, out_dir: str | Path, figures_dir: str | Path
