@@ -176,3 +176,19 @@ def test_prediction_columns_and_split_from_manifest_location(tmp_path):
     assert manifest_split(tmp_path / "synthetic" / "test" / "manifest.csv") == "test"
     assert manifest_split(tmp_path / "synthetic" / "unseen" / "manifest.csv") == "unseen"
     assert manifest_split(tmp_path / "synthetic" / "variants" / "test" / "fog" / "4" / "manifest.csv") == "test"
+
+
+def test_sample_hits_are_the_per_sample_form_of_the_accuracies():
+    from robust3d.evaluate.metrics import group_metrics, sample_hits
+
+    df = pd.DataFrame(_clean_rows())
+    assert list(sample_hits(df, "class_accuracy")) == [1, 1, 1, 0]
+    assert list(sample_hits(df, "pose_acc_pi6")) == [1, 0, 1, 1]  # 40 deg is a miss at pi/6
+    assert list(sample_hits(df, "pose_acc_pi18")) == [1, 0, 1, 0]
+    for metric, value in group_metrics(df).items():
+        hits = sample_hits(df, metric)
+        assert (hits is None) == (metric == "pose_median_deg")
+        if hits is not None:
+            assert 100 * hits.mean() == pytest.approx(value)
+    no_pose = df.assign(pred_azimuth=float("nan"), pred_elevation=float("nan"), pred_theta=float("nan"))
+    assert sample_hits(no_pose, "pose_acc_pi6") is None

@@ -39,8 +39,7 @@ def _resolve_ref(schema: dict, node: dict) -> dict:
     target: Any = schema
     for part in ref[2:].split("/"):
         target = target[part]
-    merged = {**_resolve_ref(schema, target), **{k: v for k, v in node.items() if k != "$ref"}}
-    return merged
+    return {**_resolve_ref(schema, target), **{k: v for k, v in node.items() if k != "$ref"}}
 
 
 def _child(schema: dict, node: dict | None, key: str) -> dict | None:
@@ -170,8 +169,10 @@ def coerce_overrides(value: Any, schema: dict, node: dict | None = None) -> Any:
                 parsed = yaml.safe_load(value)
             except yaml.YAMLError:
                 return value  # left for validation to name the key
-            if isinstance(parsed, (dict, list)) or _allowed(parsed, types):
-                return coerce_overrides(parsed, schema, node) if isinstance(parsed, (dict, list)) else parsed
+            if isinstance(parsed, (dict, list)):
+                return coerce_overrides(parsed, schema, node)
+            if _allowed(parsed, types):
+                return parsed
         return value
     if isinstance(value, dict):
         return {k: coerce_overrides(v, schema, _child(schema, node, k)) for k, v in value.items()}

@@ -60,6 +60,23 @@ def predicts_class(df: pd.DataFrame) -> bool:
     return bool((df["pred_class"].astype(str) != "").any())
 
 
+#: The metrics that are means of per-sample hits (what a paired bootstrap over samples resamples).
+HIT_METRICS = ("class_accuracy", "pose_acc_pi6", "pose_acc_pi18")
+
+
+def sample_hits(df: pd.DataFrame, metric: str) -> np.ndarray | None:
+    """Each row's hit (1.0) or miss (0.0) for one of :data:`HIT_METRICS`, with the thresholds of ``group_metrics``
+    (its value is ``100 * hits.mean()``); None for another metric or a model that predicts no pose."""
+    if metric == "class_accuracy":
+        return (df["pred_class"].astype(str) == df["class"].astype(str)).to_numpy(np.float64)
+    if metric not in HIT_METRICS or not predicts_pose(df):
+        return None
+    from robust3d.geometry.pose_metrics import ACC_PI_6, ACC_PI_18
+
+    threshold = ACC_PI_6 if metric == "pose_acc_pi6" else ACC_PI_18
+    return (pose_errors(df) < threshold).astype(np.float64)
+
+
 def group_metrics(df: pd.DataFrame, *, with_class: bool = True, with_pose: bool = True) -> dict[str, float]:
     """The metrics of one group of predictions (see the module docstring)."""
     import torch

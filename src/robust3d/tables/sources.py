@@ -16,8 +16,6 @@ from robust3d.data.io import read_json
 from robust3d.tables.cell import Cell
 
 KEY_COLUMNS = ("model", "split", "variant", "level", "metric")
-#: Metrics that are means of per-sample hits (metric -> the pose-error threshold; None: classification).
-PER_SAMPLE_METRICS = {"class_accuracy": None, "pose_acc_pi6": math.pi / 6, "pose_acc_pi18": math.pi / 18}
 
 
 def _normalise_keys(df: pd.DataFrame) -> pd.DataFrame:
@@ -138,21 +136,16 @@ class Sources:
         """One evaluation's per-sample values of an accuracy metric (100 for a hit, 0 for a miss), indexed by
         ``sample_id``: what the claims' paired bootstrap resamples. None when the predictions are not given or the
         metric is not a per-sample accuracy (a median error is not a mean of per-sample values)."""
+        from robust3d.evaluate.metrics import HIT_METRICS, sample_hits
+
         df = self._predictions
-        if df is None or not len(df) or metric not in PER_SAMPLE_METRICS:
+        if df is None or not len(df) or metric not in HIT_METRICS:
             return None
         df = df[(df["model"] == model) & (df["split"] == split) & (df["variant"] == variant)
                 & (df["level"] == str(level))]
-        if not len(df):
+        hits = sample_hits(df, metric) if len(df) else None
+        if hits is None:
             return None
-        if metric == "class_accuracy":
-            hits = (df["pred_class"].astype(str) == df["class"].astype(str)).to_numpy()
-        else:
-            from robust3d.evaluate.metrics import pose_errors, predicts_pose
-
-            if not predicts_pose(df):
-                return None
-            hits = pose_errors(df) < PER_SAMPLE_METRICS[metric]
         return pd.Series(100.0 * hits, index=df["sample_id"].to_numpy(), name=metric)
 
     def classes(self, model: str | None, split: str) -> list[str]:
