@@ -57,17 +57,22 @@ def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable
             return by_name[ref.table].cell(source, ref.row, ref.column)
         return get
 
-    def timing(ref: Ref) -> bool:  # (a claim may name a column this config's table lacks: then it is missing)
-        table = by_name.get(ref.table)
-        return table is not None and any(c.key == ref.column and c.timing for c in table.spec.columns)
-
-    def samples(ref: Ref):  # a cell's per-sample values (None when it is not a mean over samples)
+    def cell_spec(ref: Ref):  # (spec, row, column) of a claim's cell; None where this config's table lacks it
         table = by_name.get(ref.table)
         rows = [r for r in table.spec.rows if r.key == ref.row] if table else []
         cols = [c for c in table.spec.columns if c.key == ref.column] if table else []
-        if not rows or not cols or rows[0].source != "model" or not sources.has_model(rows[0].model):
+        return (table.spec, rows[0], cols[0]) if rows and cols else None
+
+    def timing(ref: Ref) -> bool:
+        found = cell_spec(ref)
+        return found is not None and found[2].timing
+
+    def samples(ref: Ref):  # a cell's per-sample values (None when it is not a mean over samples)
+        found = cell_spec(ref)
+        if found is None or found[1].source != "model" or not sources.has_model(found[1].model):
             return None
-        return cols[0].per_sample(rows[0], sources, table.spec)
+        spec, row, column = found
+        return column.per_sample(row, sources, spec)
 
     return tables, claims_frame(claims(config, sources), lookup("ours"), lookup("paper"), timing, samples)
 
