@@ -1,28 +1,30 @@
-"""Folder outputs are stamped by their files (robust3d.data.tracking), so a file changed inside one reruns jobs."""
+"""Folder outputs are dated by their newest file (robust3d.data.tracking), so a file changed inside one reruns the
+jobs that read it."""
 
 from __future__ import annotations
 
 import os
 
-from robust3d.data.tracking import files_stamp
+from robust3d.data.tracking import TIMESTAMP, refresh_folder_timestamps
 
 
-def test_the_stamp_follows_every_file_and_nothing_else(tmp_path):
-    a, b = tmp_path / "chunk000", tmp_path / "chunk001"
-    (a / "images").mkdir(parents=True)
-    b.mkdir()
-    (a / "images" / "x.png").write_bytes(b"12345")
-    (b / "manifest.csv").write_text("sample_id\n")
-    stamp = files_stamp([a, b])
-    assert stamp == files_stamp([b, a]) and len(stamp) == 16  # order of the folders does not matter
-    assert files_stamp([a, b, tmp_path / "missing"]) == stamp
-    (a / ".snakemake_timestamp").write_text("")  # Snakemake's own marker is not data
-    assert files_stamp([a, b]) == stamp
-    st = os.stat(a / "images" / "x.png")
-    os.utime(a / "images" / "x.png", ns=(st.st_atime_ns, st.st_mtime_ns + 1))  # restored: same bytes, new time
-    touched = files_stamp([a, b])
-    assert touched != stamp
-    (a / "images" / "x.png").write_bytes(b"123456")
-    assert files_stamp([a, b]) not in (stamp, touched)
-    (a / "images" / "y.png").write_bytes(b"")
-    assert files_stamp([a]) != files_stamp([b])
+def _mtime(path) -> int:
+    return os.stat(path).st_mtime_ns
+
+
+def test_a_folder_output_moves_to_its_newest_file_and_only_then(tmp_path):
+    chunk, other = tmp_path / "train" / "chunk000", tmp_path / "test" / "chunk000"
+    for folder in (chunk, other):
+        (folder / "images").mkdir(parents=True)
+        (folder / "images" / "x.png").write_bytes(b"1")
+        (folder / TIMESTAMP).write_text("")
+        os.utime(folder / "images" / "x.png", ns=(10**18, 10**18))
+        os.utime(folder / TIMESTAMP, ns=(2 * 10**18, 2 * 10**18))  # Snakemake wrote it after the job's files
+    (tmp_path / "loose.png").write_bytes(b"")  # not inside a folder output: ignored
+    assert refresh_folder_timestamps(tmp_path) == []  # nothing changed since the jobs ended
+    assert _mtime(chunk / TIMESTAMP) == 2 * 10**18
+    restored = chunk / "images" / "x.png"
+    os.utime(restored, ns=(3 * 10**18, 3 * 10**18))  # a file replaced (or restored) after the job
+    assert refresh_folder_timestamps(tmp_path) == [str(chunk)]
+    assert _mtime(chunk / TIMESTAMP) == 3 * 10**18 and _mtime(other / TIMESTAMP) == 2 * 10**18
+    assert refresh_folder_timestamps(tmp_path) == []  # idempotent

@@ -6,7 +6,7 @@ SRC = Path(workflow.basedir) / "src"
 sys.path.insert(0, str(SRC))  # config validation needs only the package source, not an install
 
 from robust3d.data.config_files import write_resolved_config  # noqa: E402
-from robust3d.data.tracking import files_stamp  # noqa: E402
+from robust3d.data.tracking import refresh_folder_timestamps  # noqa: E402
 from robust3d.errors import ConfigError  # noqa: E402
 from robust3d.papers import PAPERS, load_config, stage  # noqa: E402
 
@@ -58,6 +58,9 @@ shell.prefix(f'set -euo pipefail; {_PATH}export PYTHONPATH="{SRC}${{{{PYTHONPATH
 
 SYNTH = config["synthetic"]
 SYNTH_ROOT = SYNTH["root"]
+# A file replaced inside a chunk or variant folder dates the folder (robust3d.data.tracking): what reads it reruns.
+if Path(SYNTH_ROOT).is_dir():
+    refresh_folder_timestamps(SYNTH_ROOT)
 
 
 from robust3d.synth.plan import SPLITS  # noqa: E402

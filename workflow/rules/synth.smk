@@ -46,8 +46,6 @@ rule synth_manifest:
         synth_chunks,
     output:
         f"{SYNTH_ROOT}/{{split}}/manifest.csv",
-    params:
-        files=lambda wildcards: files_stamp(synth_chunks(wildcards)),  # a file changed inside a chunk reruns it
     log:
         side_log("synth/{split}/manifest.log"),
     benchmark:

@@ -52,7 +52,6 @@ rule compnets_predict:
         config=COMPNETS.config_file,
         manifest=COMPNETS.predict_manifest,
         unseen=COMPNETS.unseen_flag,
-        files=lambda wildcards: files_stamp([COMPNETS.predict_input(wildcards)]),  # a variant folder changed inside
     wildcard_constraints:
         model="|".join(COMPNETS.models),
     log:
