@@ -63,11 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed {seed}: class {metrics['class_accuracy']:.1f}%  pose pi/6 {metrics['pose_acc_pi6']:.1f}%  "
               f"median {metrics['pose_median_deg']:.1f} deg  ({time.perf_counter() - started:.0f} s)", flush=True)
     print(f"\n{args.model} on {args.split} over seeds {args.seeds}:")
+    markdown = [f"| {args.model} ({args.split}) | " + " | ".join(f"s{r['seed']}" for r in rows) + " | mean | sd |",
+                "| --- |" + " --- |" * (len(rows) + 2)]
     for key in ("class_accuracy", "pose_acc_pi6", "pose_median_deg"):
         values = [r[key] for r in rows]
         sd = statistics.stdev(values) if len(values) > 1 else float("nan")
         print(f"  {key:16s} mean {statistics.mean(values):6.1f}  sd {sd:5.1f}  range {min(values):.1f}-"
               f"{max(values):.1f}")
+        markdown.append(f"| {key} | " + " | ".join(f"{v:.1f}" for v in values)
+                        + f" | {statistics.mean(values):.1f} | {sd:.1f} |")
+    print("\nFor docs/papers/compnets.md:\n\n" + "\n".join(markdown))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -85,3 +86,44 @@ def test_pose_chance_is_reproducible_and_refuses_bad_input() -> None:
         pose_chance([0.0, float("nan")], [0.0, 0.0], [0.0, 0.0])
     with pytest.raises(ValueError, match="resample"):
         pose_chance([0.0, 1.0], [0.0, 0.0], [0.0, 0.0], resample="theta")  # type: ignore[arg-type]
+
+
+def _split_predictions(model: str, split: str, n: int, guess: str, seed: int = 0) -> pd.DataFrame:
+    """A split of ``n`` samples (4 classes, azimuth on a half circle) and a model's predictions: ``perfect``,
+    ``shuffled`` (the split's own labels and poses given to the wrong samples: a guess from the split's
+    distribution) or ``wrong`` (always another class; no pose head)."""
+    rng = np.random.default_rng(seed)
+    az, el, th = draw_poses(rng, n, math.pi)
+    truth = pd.DataFrame({"model": model, "split": split, "variant": "clean", "level": "0",
+                          "sample_id": [f"s{i:03d}" for i in range(n)],
+                          "class": rng.choice(["car", "bus", "boat", "chair"], n, p=[0.4, 0.3, 0.2, 0.1]),
+                          "azimuth": az, "elevation": el, "theta": th})
+    pred = truth.copy()
+    if guess == "shuffled":
+        order = rng.permutation(n)
+        pred[["class", "azimuth", "elevation", "theta"]] = truth[["class", "azimuth", "elevation", "theta"]].iloc[
+            order].to_numpy()
+    pred = pred.rename(columns={c: f"pred_{c}" for c in ("class", "azimuth", "elevation", "theta")})
+    out = truth.join(pred[[c for c in pred if c.startswith("pred_")]])
+    if guess == "wrong":
+        out["pred_class"] = np.where(out["class"] == "car", "bus", "car")
+        out[["pred_azimuth", "pred_elevation", "pred_theta"]] = np.nan
+    return out
+
+
+def test_chance_verdicts_judge_each_evaluation_against_its_own_chance() -> None:
+    from robust3d.evaluate.chance import CHANCE_COLUMNS, chance_verdicts
+
+    frames = [_split_predictions("good", "test", 300, "perfect"), _split_predictions("guess", "test", 300, "shuffled"),
+              _split_predictions("bad", "test", 300, "wrong"), _split_predictions("good", "unseen", 50, "perfect")]
+    result = chance_verdicts(pd.concat(frames, ignore_index=True), n_resamples=500)
+    assert list(result.columns) == CHANCE_COLUMNS
+    verdict = result.set_index(["model", "split", "metric"])["verdict"].to_dict()
+    assert verdict[("good", "test", "class_accuracy")] == verdict[("good", "test", "pose_acc_pi6")] == "above chance"
+    assert verdict[("guess", "test", "class_accuracy")] == verdict[("guess", "test", "pose_acc_pi6")] == "at chance"
+    assert verdict[("bad", "test", "class_accuracy")] == "below chance"
+    assert ("bad", "test", "pose_acc_pi6") not in verdict  # no pose head: no pose row, as in metrics.csv
+    assert ("good", "unseen", "class_accuracy") not in verdict and ("good", "unseen", "pose_acc_pi6") in verdict
+    row = result[(result["model"] == "guess") & (result["metric"] == "class_accuracy")].iloc[0]
+    assert row["chance"] == pytest.approx(100 * class_chance(frames[1]["class"]).chance)
+    assert row["ci_low"] <= row["value"] <= row["ci_high"] and row["n"] == 300

@@ -77,3 +77,45 @@ def test_cells_over_different_samples_are_not_paired(kind):
     refs = ((A,), (B,)) if kind == "greater" else ((A, A), (B, B))
     frame = _frame({A: a, B: b}, [Claim("c", "c", kind, *refs)])
     assert frame.loc["c", "verdict"] == "not assessed (the cells cover different samples)"
+
+
+def test_timing_claims_are_judged_on_their_repeated_timings():
+    """Replicates of a wall-clock cell (from its repeated timings) give the timing claims an interval; a cell
+    timed once (no replicates) leaves the claim not assessed."""
+    rng = np.random.default_rng(7)
+    fast, slow = rng.normal(1.0, 0.05, 2000), rng.normal(3.0, 0.05, 2000)
+    noisy = rng.normal(2.0, 0.6, 2000)
+    claims = [Claim("2x", "a trains 2x faster", "ratio_at_least", (TIME_B,), (TIME_A,), threshold=2.0),
+              Claim("4x", "a trains 4x faster", "ratio_at_least", (TIME_B,), (TIME_A,), threshold=4.0),
+              Claim("slower", "b is slower than a", "greater", (TIME_B,), (TIME_A,))]
+
+    def frame(reps: dict[Ref, np.ndarray]):
+        values = {ref: float(np.mean(r)) for ref, r in reps.items()}
+        return claims_frame(claims, lambda ref: Cell(values.get(ref, 1.0), None, ""),
+                            lambda ref: Cell(None, None, "not printed"), timing=lambda ref: True,
+                            replicates=reps.get).set_index("claim_id")
+
+    clear = frame({TIME_A: fast, TIME_B: slow})
+    assert list(clear["verdict"]) == ["holds", "fails", "holds"]
+    assert clear.loc["2x", "ci_low"] > 2.0 and clear.loc["4x", "ci_high"] < 4.0 and clear.loc["2x", "n_samples"] == 2000
+    assert frame({TIME_A: fast, TIME_B: noisy}).loc["2x", "verdict"] == "within noise"
+    assert set(frame({TIME_A: fast})["verdict"]) == {"not assessed (one timed run)"}
+
+
+def test_train_time_replicates_resample_epochs_and_runs():
+    """TrainColumn: setup + epochs x resampled mean epoch time; nothing to resample from one epoch."""
+    from robust3d.tables.sources import Sources
+    from robust3d.tables.spec import Row, TrainColumn
+
+    column = TrainColumn("hours", "h", field_name="train_seconds", scale=1 / 3600, timing=True,
+                         epoch_repeats="seconds")
+    run = {"model": "m", "train_seconds": 3600.0 + 7200.0, "history": [{"seconds": 3000.0}, {"seconds": 4200.0}]}
+    reps = column.replicates(Row("m", "m", "M"), Sources(train={"m": run}), 1000)
+    # setup 1 h; two epochs of 3000 s and 4200 s resampled: 2 x 3000, 3000 + 4200 or 2 x 4200 seconds
+    assert reps.shape == (1000,) and set(np.round(reps, 6)) == set(np.round([1 + 6000 / 3600, 3.0, 1 + 8400 / 3600], 6))
+    one = {"model": "m", "train_seconds": 10.0, "history": [{"seconds": 9.0}]}
+    assert column.replicates(Row("m", "m", "M"), Sources(train={"m": one})) is None
+    seeded = {"m@s0": run, "m@s1": {**run, "train_seconds": 3600.0 + 7200.0 + 3600.0}}
+    reps = column.replicates(Row("m", "m", "M"), Sources(train=seeded, seeds=[0, 1]), 1000)
+    assert reps.min() >= 1 + 6000 / 3600 - 1e-9 and reps.max() <= 2 + 8400 / 3600 + 1e-9 and reps.std() > 0
+    assert reps.mean() == pytest.approx(3.5, abs=0.05)  # the two runs' totals, 3 h and 4 h, on average

@@ -213,9 +213,12 @@ def test_cli_trains_through_the_registry_and_measures_scaling(dataset, tmp_path)
     (tmp_path / "scaling.yaml").write_text(yaml.safe_dump(cfg))
     assert main(["compnets-scaling", "--config", str(tmp_path / "scaling.yaml"), "--out",
                  str(tmp_path / "scaling.csv")]) == 0
-    table = pd.read_csv(tmp_path / "scaling.csv")
+    table = pd.read_csv(tmp_path / "scaling.csv", dtype={"step_seconds_repeats": str})
     assert list(table.columns) == ["model", "n_classes", "vertices_per_class", "cross_samples", "step_seconds",
-                                   "loss_gflops"]
+                                   "loss_gflops", "step_seconds_repeats"]
+    repeats = [[float(t) for t in r.split()] for r in table["step_seconds_repeats"]]  # every timed step, its median
+    assert all(len(r) == cfg["compnets"]["scaling"]["steps"] and sorted(r)[len(r) // 2] == pytest.approx(s, rel=1e-5)
+               for r, s in zip(repeats, table["step_seconds"], strict=True))
     assert sorted(set(table["model"])) == ["3D-CompNets", "NOVUM-128", "NOVUM-96"]
     assert (table["step_seconds"] > 0).all() and set(table["cross_samples"].dropna()) == {32}
     flops = table.pivot(index="n_classes", columns="model", values="loss_gflops")

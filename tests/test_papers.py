@@ -35,7 +35,7 @@ def smoke_dry_run() -> str:
 def test_the_stage_exposes_the_module_convention(paper):
     module = stage(paper)
     assert paper == module.PAPER
-    for name in ("Plan", "table_specs", "claims", "build", "write", "models", "unavailable", "check_config"):
+    for name in ("Plan", "table_specs", "claims", "build", "write", "models", "seeds", "unavailable", "check_config"):
         assert callable(getattr(module, name)), name
     assert Path(module.REFERENCE).name == "reference.yaml" and Path(module.REFERENCE).is_file()
     assert (REPO / "workflow" / "rules" / "papers" / f"{paper}.smk").is_file()
@@ -115,6 +115,10 @@ def claims(config=None, sources=None):
 
 def models(config):
     return list(config[PAPER]["models"])
+
+
+def seeds(config):
+    return None
 
 
 def unavailable(config, split, variant, level):

@@ -37,6 +37,17 @@ def test_dry_run_of_default_config_lists_every_stage():
         assert rule in out
 
 
+def test_seeds_train_and_predict_every_model_once_per_seed():
+    """`compnets.seeds` (a --config override here) plans one training job per model and seed, ids <model>@s<k>."""
+    cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
+    proc = run_snakemake("-n", "--forceall", "--configfile", "configs/smoke.yaml", "--config",
+                         "compnets={seeds: [3, 5]}")
+    out = proc.stdout + proc.stderr
+    trained = {line.split("model=")[1].strip() for line in out.splitlines()
+               if "wildcards: model=" in line and "split=" not in line}
+    assert trained == {f"{m}@s{k}" for m in cfg["compnets"]["models"] for k in (3, 5)}, trained
+
+
 def test_bad_config_stops_snakemake_with_one_line(tmp_path):
     cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
     cfg["synthetic"]["splits"]["train"] = 0
@@ -100,6 +111,20 @@ def test_smoke_workflow_runs_end_to_end():
         assert "| paper |" in (results / "tables" / f"compnets_table{n}.md").read_text()
     claims = pd.read_csv(results / "tables" / "compnets_claims.csv", dtype={"holds": str})
     assert set(claims["holds"]) <= {"true", "false", "untestable"} and (claims["holds"] != "untestable").any()
+    verdicts = set(claims["verdict"])  # smoke: occlusion averages over levels it does not build have no samples
+    assert verdicts <= {"holds", "fails", "within noise", "untestable", "not assessed (one timed run)",
+                        "not assessed (no per-sample values)"}, verdicts
+    slopes = claims[claims["claim_id"].str.startswith("time_slope")]  # judged on the repeated step timings
+    assert len(slopes) and slopes["verdict"].isin(["holds", "fails", "within noise"]).all(), slopes
+    # one training epoch: no repeats to resample
+    assert claims.set_index("claim_id").loc["train_time_7x", "verdict"] == "not assessed (one timed run)"
+    chance = pd.read_csv(results / "tables" / "compnets_chance.csv", dtype={"level": str})
+    assert set(chance["verdict"]) <= {"above chance", "at chance", "below chance"} and len(chance)
+    assert not ((chance["split"] == "unseen") & (chance["metric"] == "class_accuracy")).any()
+    assert "chance on test" in (results / "tables" / "compnets_table4.md").read_text()
+    unseen_note = next(line for line in (results / "tables" / "compnets_table3.md").read_text().splitlines()
+                       if "chance on unseen" in line)
+    assert "pose π/6" in unseen_note and "class" not in unseen_note.split(":", 1)[1]  # no class accuracy there
     for n in (1, 2):
         assert (results / "figures" / f"compnets_figure{n}.png").stat().st_size > 0
     # The standalone `tables` command, given the same config file, builds the same tables from the same results.
@@ -114,7 +139,7 @@ def test_smoke_workflow_runs_end_to_end():
                  "--train-metrics", *(str(REPO / p) for p in plan.train_metrics()),
                  "--extra", f"scaling={REPO / plan.scaling}",
                  "--predictions", *(str(REPO / p) for p in plan.predictions()), "--out-dir", str(alone)]) == 0
-    for name in (*(f"compnets_table{n}.csv" for n in (1, 2, 3, 4)), "compnets_claims.csv"):
+    for name in (*(f"compnets_table{n}.csv" for n in (1, 2, 3, 4)), "compnets_claims.csv", "compnets_chance.csv"):
         assert (alone / name).read_text() == (results / "tables" / name).read_text(), name
     shutil.rmtree(alone)
     # A second run finds nothing to do.

@@ -15,7 +15,8 @@ from robust3d.cli_registry import command, config_argument
 def _model_argument(p: argparse.ArgumentParser) -> None:
     config_argument(p)
     p.add_argument("--paper", default="compnets", help="the paper whose config section lists the model")
-    p.add_argument("--model", required=True, help="model id, a key of <paper>.models")
+    p.add_argument("--model", required=True,
+                   help="model id: a key of <paper>.models, or <key>@s<k> for seed k of <paper>.seeds")
 
 
 def _input(text: str) -> tuple[str, Path]:
@@ -61,10 +62,13 @@ def train_model(args: argparse.Namespace) -> None:
     cfg, section = _section(args)
     inputs = dict(args.inputs)
     inputs.update({k: Path(v) for k, v in (("train", args.train), ("calibration", args.calibration)) if v})
+    from robust3d.models.seeds import split_id
+
     spec = model_spec(section, args.model)
+    seed = split_id(args.model)[1]
     _check_inputs(cfg, list(inputs.values()))
-    family_module(spec).train(section, spec, inputs, Path(args.out), Path(args.metrics), seed=int(cfg["seed"]),
-                              device=cfg["device"])
+    family_module(spec).train(section, spec, inputs, Path(args.out), Path(args.metrics),
+                              seed=int(cfg["seed"] if seed is None else seed), device=cfg["device"])
 
 
 def _predict_args(p: argparse.ArgumentParser) -> None:

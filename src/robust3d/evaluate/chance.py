@@ -19,9 +19,12 @@ import math
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -101,3 +104,59 @@ def pose_chance(azimuth: Iterable[float], elevation: Iterable[float], theta: Ite
     errors = pose_error(tuple(guess), tuple(truth))
     return PoseChance(accuracy=accuracy_at(errors, threshold), median_deg=median_error_degrees(errors),
                       threshold=threshold, n=n, n_draws=n_draws)
+
+
+#: Columns of ``<paper>_chance.csv``: one row per evaluation and accuracy metric.
+CHANCE_COLUMNS = ["model", "split", "variant", "level", "metric", "value", "ci_low", "ci_high", "n", "chance",
+                  "majority", "verdict"]
+#: The accuracies judged against chance, and the chance each is compared with (percent, like metrics.csv).
+CHANCE_METRICS = ("class_accuracy", "pose_acc_pi6")
+
+
+def split_chance(truth: pd.DataFrame, seed: int = 0) -> dict[str, tuple[float, float | None]]:
+    """Chance of :data:`CHANCE_METRICS` on the samples of ``truth`` (one row per sample with ``class``,
+    ``azimuth``, ``elevation``, ``theta``), in percent: metric -> (chance, majority or None)."""
+    from robust3d.geometry.pose_metrics import ACC_PI_6
+
+    classes = class_chance(truth["class"].astype(str))
+    out: dict[str, tuple[float, float | None]] = {"class_accuracy": (100 * classes.chance, 100 * classes.majority)}
+    if len(truth) >= 2:
+        pose = pose_chance(truth["azimuth"], truth["elevation"], truth["theta"], threshold=ACC_PI_6, seed=seed)
+        out["pose_acc_pi6"] = (100 * pose.accuracy, None)
+    return out
+
+
+def chance_verdicts(predictions: pd.DataFrame, unseen_splits: Iterable[str] = ("unseen",), n_resamples: int = 2000,
+                    seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Whether each model's accuracy on each evaluation is above the chance of that evaluation's samples.
+
+    ``predictions``: per-sample predictions of several evaluations (the contract's columns plus ``model, split,
+    variant, level``). For every (model, split, variant, level) and accuracy the metrics rule reports (no class
+    accuracy on unseen splits or for a model without a class head, no pose accuracy for one without a pose head:
+    :func:`robust3d.evaluate.metrics.reported_metrics`), the accuracy's 95% percentile bootstrap interval over the
+    samples is compared with the chance level computed from the same samples' labels and poses: ``above chance``
+    when its lower bound is above it, ``below chance`` when its upper bound is below, ``at chance`` otherwise.
+    """
+    import pandas as pd
+
+    from robust3d.evaluate.metrics import GROUP_KEYS, reported_metrics, sample_hits
+    from robust3d.evaluate.stats import paired_bootstrap
+
+    cache: dict[tuple, dict] = {}
+    rows = []
+    for (model, split, variant, lvl), group, metrics in reported_metrics(predictions, unseen_splits):
+        key = (split, variant, lvl, tuple(sorted(group["sample_id"])))
+        if key not in cache:
+            cache[key] = split_chance(group, seed)
+        for metric in (m for m in CHANCE_METRICS if m in metrics and m in cache[key]):
+            hits = 100.0 * sample_hits(group, metric)
+            interval = paired_bootstrap(lambda a: a.mean(axis=-1), hits, n_resamples=n_resamples, seed=seed,
+                                        level=level)
+            chance, majority = cache[key][metric]
+            verdict = ("above chance" if interval.low > chance else "below chance" if interval.high < chance
+                       else "at chance")
+            rows.append({"model": model, "split": split, "variant": variant, "level": lvl, "metric": metric,
+                         "value": interval.estimate, "ci_low": interval.low, "ci_high": interval.high,
+                         "n": interval.n, "chance": chance, "majority": majority, "verdict": verdict})
+    frame = pd.DataFrame.from_records(rows, columns=CHANCE_COLUMNS)
+    return frame.sort_values(GROUP_KEYS + ["metric"], kind="stable", ignore_index=True)

@@ -19,7 +19,7 @@ split still scores the worst error there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -103,15 +103,27 @@ def compute_metrics(predictions: pd.DataFrame, benchmark: str, paper: str,
         first = predictions.loc[dup, [*GROUP_KEYS, "sample_id"]].iloc[0].to_dict()
         raise ValueError(f"{int(dup.sum())} duplicate predictions (same model, split, variant, level and sample), "
                          f"e.g. {first}; was a predictions file given twice?")
+    rows = []
+    for (model, split, variant, level), group, reported in reported_metrics(predictions, unseen_splits):
+        for metric, value in group_metrics(group, with_class="class_accuracy" in reported,
+                                           with_pose="pose_acc_pi6" in reported).items():
+            rows.append((benchmark, paper, model, split, variant, level, metric, value, len(group)))
+    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+
+
+def reported_metrics(predictions: pd.DataFrame, unseen_splits: Iterable[str] = DEFAULT_UNSEEN_SPLITS
+                     ) -> Iterator[tuple[tuple[str, str, str, str], pd.DataFrame, tuple[str, ...]]]:
+    """Each evaluation's key (model, split, variant, level), its rows and the metrics it reports (see the module
+    docstring: no class accuracy on unseen splits or for a model without class predictions, no pose metrics for
+    one without pose predictions), in sorted order."""
     unseen = set(unseen_splits)
     pose_models = {m for m, g in predictions.groupby("model") if predicts_pose(g)}
     class_models = {m for m, g in predictions.groupby("model") if predicts_class(g)}
-    rows = []
-    for (model, split, variant, level), group in predictions.groupby(GROUP_KEYS, sort=True):
+    pose = ("pose_acc_pi6", "pose_acc_pi18", "pose_median_deg")
+    for key, group in predictions.groupby(GROUP_KEYS, sort=True):
+        model, split = key[0], key[1]
         with_class = split not in unseen and model in class_models
-        for metric, value in group_metrics(group, with_class=with_class, with_pose=model in pose_models).items():
-            rows.append((benchmark, paper, model, split, variant, level, metric, value, len(group)))
-    return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
+        yield key, group, (("class_accuracy",) if with_class else ()) + (pose if model in pose_models else ())
 
 
 def paper_of(path: str | Path) -> str:

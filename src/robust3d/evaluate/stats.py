@@ -63,26 +63,30 @@ def resample_indices(rng: np.random.Generator, rows: int, n: int) -> np.ndarray:
 
 def paired_bootstrap(statistic: Callable[..., np.ndarray], *arrays: Iterable[float], n_resamples: int = 2000,
                      seed: int = 0, level: float = 0.95) -> Interval:
-    """Paired percentile bootstrap of ``statistic(*arrays)`` over samples.
+    """Paired percentile bootstrap of ``statistic(*arrays)`` over samples (and over training seeds).
 
-    ``arrays``: one or more sequences of per-sample values of equal length ``n``, aligned by sample (element ``i``
-    of every array belongs to sample ``i``; see :func:`pair_by_sample`). Each resample draws ``n`` sample indices
-    with replacement and applies the *same* indices to every array, which keeps the pairing.
+    ``arrays``: one or more per-sample values aligned by sample (element ``i`` of every array belongs to sample
+    ``i``; see :func:`pair_by_sample`), each of shape ``(n,)`` or, for a model trained under several seeds,
+    ``(s, n)`` (one row per seed). Each resample draws ``n`` sample indices with replacement and applies the
+    *same* indices to every array, which keeps the pairing; a ``(s, n)`` array also draws ``s`` of its seeds with
+    replacement (independently per array: different models' seeds are different runs) and averages them, so the
+    interval carries the seed-to-seed spread as well as the test set's. The estimate averages all seeds.
 
     ``statistic`` must be vectorised over leading axes: given arrays of shape ``(..., n)`` it reduces the last
     axis and returns shape ``(...)`` (e.g. :func:`mean_difference`). It is called once on the ``(n,)`` data for
     the estimate and on ``(rows, n)`` chunks of resamples. The interval is the ``(1 - level) / 2`` and
     ``(1 + level) / 2`` quantiles (linear interpolation) of the ``n_resamples`` bootstrap values; the indices come
-    from ``numpy.random.default_rng(seed)``, so the result is reproducible.
+    from ``numpy.random.default_rng(seed)``, so the result is reproducible (and, with ``(n,)`` arrays only, the
+    same as without seed support).
     """
     if not arrays:
         raise ValueError("paired_bootstrap needs at least one array of per-sample values")
     values = [np.asarray(a, dtype=np.float64) for a in arrays]
-    if any(v.ndim != 1 for v in values):
-        raise ValueError(f"per-sample values must be 1-d; got shapes {[v.shape for v in values]}")
-    n = values[0].size
-    if any(v.size != n for v in values):
-        raise ValueError(f"arrays are not paired: lengths {[v.size for v in values]} differ")
+    if any(v.ndim not in (1, 2) or (v.ndim == 2 and v.shape[0] == 0) for v in values):
+        raise ValueError(f"per-sample values must be (n,) or (seeds, n); got shapes {[v.shape for v in values]}")
+    n = values[0].shape[-1]
+    if any(v.shape[-1] != n for v in values):
+        raise ValueError(f"arrays are not paired: lengths {[v.shape[-1] for v in values]} differ")
     if n == 0:
         raise ValueError("no samples to bootstrap")
     if not all(np.isfinite(v).all() for v in values):
@@ -92,14 +96,15 @@ def paired_bootstrap(statistic: Callable[..., np.ndarray], *arrays: Iterable[flo
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
 
-    estimate = float(np.asarray(statistic(*values)))
+    estimate = float(np.asarray(statistic(*(v.mean(axis=0) if v.ndim == 2 else v for v in values))))
     rng = np.random.default_rng(seed)
-    rows = max(1, CHUNK_VALUES // n)
+    widest = max(v.shape[0] if v.ndim == 2 else 1 for v in values)
+    rows = max(1, CHUNK_VALUES // (n * widest))
     boot = np.empty(n_resamples)
     for start in range(0, n_resamples, rows):
         stop = min(start + rows, n_resamples)
         idx = resample_indices(rng, stop - start, n)
-        out = np.asarray(statistic(*(v[idx] for v in values)), dtype=np.float64)
+        out = np.asarray(statistic(*(_resample(v, idx, rng) for v in values)), dtype=np.float64)
         if out.shape != (stop - start,):
             raise TypeError(f"statistic must reduce the last axis: (rows, n) = {idx.shape} gave shape {out.shape}")
         boot[start:stop] = out
@@ -107,6 +112,47 @@ def paired_bootstrap(statistic: Callable[..., np.ndarray], *arrays: Iterable[flo
         raise ValueError("statistic is not finite on the data or on some resample")
     low, high = np.quantile(boot, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
     return Interval(estimate=estimate, low=float(low), high=float(high), n=n, level=level)
+
+
+def _resample(values: np.ndarray, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``(rows, n)`` resampled values: the samples ``idx`` of a ``(n,)`` array, or of a ``(s, n)`` array the mean
+    over ``s`` seeds drawn with replacement per row."""
+    if values.ndim == 1:
+        return values[idx]
+    s = values.shape[0]
+    drawn = resample_indices(rng, idx.shape[0], s)  # (rows, s)
+    weights = np.stack([np.bincount(row, minlength=s) for row in drawn]) / s  # (rows, s), rows sum to 1
+    return np.einsum("rs,srn->rn", weights, values[:, idx])
+
+
+def bootstrap_replicates(values: Iterable[float], statistic: Callable[[np.ndarray], np.ndarray],
+                         n_resamples: int = 2000, seed: int = 0) -> np.ndarray:
+    """``(n_resamples,)`` values of ``statistic`` on resamples (with replacement) of one set of repeated
+    measurements, e.g. the median of a step's repeated timings. ``statistic`` reduces the last axis of
+    ``(rows, n)``; replicates of unrelated quantities take different seeds, so they are independent."""
+    values = np.asarray(list(values), dtype=np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
+        raise ValueError(f"repeated measurements must be a non-empty 1-d finite array, got {values!r}")
+    idx = resample_indices(np.random.default_rng(seed), n_resamples, values.size)
+    return np.asarray(statistic(values[idx]), dtype=np.float64)
+
+
+def replicate_interval(estimate: float, replicates: np.ndarray, level: float = 0.95) -> Interval:
+    """The percentile interval of bootstrap ``replicates`` (shape ``(B,)``) around ``estimate``."""
+    replicates = np.asarray(replicates, dtype=np.float64)
+    if replicates.ndim != 1 or not replicates.size or not np.isfinite(replicates).all():
+        raise ValueError("replicates must be a non-empty 1-d finite array")
+    low, high = np.quantile(replicates, [(1.0 - level) / 2.0, (1.0 + level) / 2.0])
+    return Interval(estimate=float(estimate), low=float(low), high=float(high), n=replicates.size, level=level)
+
+
+def loglog_slopes(x: Iterable[float], y: np.ndarray) -> np.ndarray:
+    """Least-squares slopes of log(y) against log(x) for many curves at once: ``y`` is ``(points, curves)``, all
+    positive; returns ``(curves,)`` (the vectorised :func:`loglog_slope`)."""
+    x, y = np.asarray(list(x), float), np.asarray(y, float)
+    if y.ndim != 2 or y.shape[0] != x.size or x.size < 2 or (x <= 0).any() or (y <= 0).any():
+        raise ValueError(f"need >= 2 positive points with (points, curves) values, got x {x.shape}, y {y.shape}")
+    return np.polyfit(np.log(x), np.log(y), 1)[0]
 
 
 def pair_by_sample(*tables: pd.DataFrame, column: str) -> tuple[np.ndarray, ...]:

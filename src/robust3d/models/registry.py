@@ -25,11 +25,20 @@ COMMON_KEYS = ("family", "backbone")
 
 
 def model_spec(section: dict, name: str) -> ModelSpec:
-    """The spec of model ``name`` of a paper's config ``section``; errors name the allowed ids and values."""
+    """The spec of model ``name`` of a paper's config ``section``; errors name the allowed ids and values.
+
+    ``name`` may carry a seed (``<model>@s<k>``, :mod:`robust3d.models.seeds`): the spec is the model's, under
+    the seeded id, and ``k`` must be one of the section's ``seeds``."""
+    from robust3d.models.seeds import paper_seeds, split_id
+
     models = section.get("models", {})
-    if name not in models:
+    base, seed = split_id(name)
+    seeds = paper_seeds(section)
+    if base not in models:
         raise ValueError(f"unknown model '{name}' (allowed: {', '.join(sorted(models)) or 'none configured'})")
-    entry = models[name]
+    if seed is not None and seed not in (seeds or []):
+        raise ValueError(f"model '{name}': seed {seed} is not in this paper's seeds ({seeds or 'none configured'})")
+    entry = models[base]
     family = entry.get("family")
     if family not in FAMILIES:
         raise ValueError(f"model '{name}': unknown family {family!r} (allowed: {', '.join(sorted(FAMILIES))})")

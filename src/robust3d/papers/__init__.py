@@ -9,6 +9,7 @@ A stage is a module convention, not a class hierarchy. ``robust3d.papers.<id>`` 
 - ``table_specs(config, sources)``, ``claims(...)``: its tables and claims, on the generic engine (``tables``);
 - ``build(sources, config)`` and ``write(tables, claims, out_dir, figures_dir)``: the ``tables`` command's work;
 - ``models(config)`` and ``unavailable(config, split, variant, level)``: what the config trains and builds;
+  ``seeds(config)``: the training seeds (model ids ``<model>@s<k>``), or None for one run under the plain ids;
 - ``check_config(config)``: the checks its schema fragment cannot express;
 - ``REFERENCE``: the path of its ``reference.yaml`` (the paper's printed numbers).
 

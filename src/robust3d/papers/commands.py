@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from robust3d.cli_registry import command
 from robust3d.papers import PAPERS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 for _module in PAPERS.values():
     if importlib.util.find_spec(f"{_module}.commands") is not None:
@@ -39,11 +44,19 @@ def _tables_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--figures-dir", help="figures go here (default: --out-dir; nothing is written outside these)")
 
 
+def write_chance(predictions: pd.DataFrame, path: Path) -> Path:
+    """``<paper>_chance.csv``: every evaluation's accuracies against the chance of its samples (above / at / below)."""
+    from robust3d.data.io import atomic_path
+    from robust3d.evaluate.chance import chance_verdicts
+
+    with atomic_path(path) as tmp:
+        chance_verdicts(predictions).to_csv(tmp, index=False)
+    return path
+
+
 @command("tables", "build a paper's tables, claims and figures from metrics, training JSONs and predictions",
          _tables_args)
 def tables(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from robust3d.papers import load_config, stage
     from robust3d.tables.sources import Sources
 
@@ -51,7 +64,7 @@ def tables(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else None
     kwargs = {}
     if config is not None:
-        kwargs = {"models": paper.models(config),
+        kwargs = {"models": paper.models(config), "seeds": paper.seeds(config),
                   "availability": lambda split, variant, level: paper.unavailable(config, split, variant, level)}
     extra = dict(args.extra)
     if args.scaling:
@@ -61,6 +74,8 @@ def tables(args: argparse.Namespace) -> int:
     built, claims_df = paper.build(sources, config)
     figures_dir = Path(args.figures_dir or args.out_dir)
     written = paper.write(built, claims_df, args.out_dir, figures_dir)
+    if sources.predictions is not None:
+        written.append(write_chance(sources.predictions, Path(args.out_dir) / f"{args.paper}_chance.csv"))
     counts = claims_df["holds"].value_counts().to_dict()
     print(f"{args.paper}: {len(written)} files under {args.out_dir} and {figures_dir}; claims: "
           + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("true", "false", "untestable")))

@@ -116,54 +116,110 @@ def _statistic(kind: str, n_left: int) -> Callable[..., np.ndarray]:
     return stat
 
 
+def _replicate_statistic(kind: str, n_left: int, reps: list[np.ndarray]) -> np.ndarray:
+    """The claim's statistic on each bootstrap replicate of its cells (independent replicates, one row each)."""
+    left, right = reps[:n_left], reps[n_left:]
+    if kind == "greater":
+        return left[0] - np.max(np.stack(right), axis=0)
+    if kind == "less":
+        return left[0] - np.min(np.stack(right), axis=0)
+    if kind == "drop_less":
+        return (left[0] - left[1]) - (right[0] - right[1])
+    return left[0] / right[0]  # ratio_at_most / ratio_at_least
+
+
+def _side_and_threshold(claim: Claim) -> tuple[str, float]:
+    if claim.kind.startswith("ratio"):
+        return ("less" if claim.kind == "ratio_at_most" else "greater"), float(claim.threshold)
+    return ("greater" if claim.kind == "greater" else "less"), 0.0
+
+
+def timed_verdict(claim: Claim, mine: Outcome, replicates: Callable[[Ref], np.ndarray | None] | None
+                  ) -> tuple[str, float, float, int | None]:
+    """A claim on wall-clock cells, judged on the repeated timings: the statistic on each bootstrap replicate of
+    its cells (``replicates(ref)``), a 95% percentile interval, holds / fails / within noise. Without repeats
+    (a cell timed once) it is ``not assessed``. ``n`` is the number of replicates."""
+    from robust3d.evaluate.stats import replicate_interval, verdict
+
+    nan = float("nan")
+    reps = [replicates(ref) for ref in (*claim.left, *claim.right)] if replicates else [None]
+    if any(r is None for r in reps):
+        return "not assessed (one timed run)", nan, nan, None
+    values = _replicate_statistic(claim.kind, len(claim.left), reps)
+    if not np.isfinite(values).all():
+        return "not assessed (a replicate is not finite)", nan, nan, None
+    interval = replicate_interval(mine.statistic, values)
+    side, threshold = _side_and_threshold(claim)
+    return verdict(interval, threshold, side), interval.low, interval.high, interval.n
+
+
 def verdict_of(claim: Claim, mine: Outcome, timed: bool,
-               samples: Callable[[Ref], pd.Series | None] | None) -> tuple[str, float, float, int | None]:
+               samples: Callable[[Ref], pd.Series | None] | None,
+               replicates: Callable[[Ref], np.ndarray | None] | None = None
+               ) -> tuple[str, float, float, int | None]:
     """(verdict, interval low, high, n) of one claim on our numbers.
 
     Comparisons of per-sample accuracies get a 95% paired percentile bootstrap over the test samples (paired by
     ``sample_id``): ``holds`` / ``fails`` when the interval of the statistic lies wholly on one side of 0,
     ``within noise`` otherwise. Ratios of exact counts (FLOPs) are ``holds`` / ``fails`` with no interval. A claim
-    on wall-clock cells is ``not assessed``: one timed run has no spread to judge it by.
+    on wall-clock cells is judged on the cells' repeated timings (:func:`timed_verdict`), or ``not assessed``
+    when a cell was timed once.
     """
-    from robust3d.evaluate.stats import pair_by_sample, paired_bootstrap, verdict
+    from robust3d.evaluate.stats import paired_bootstrap, verdict
 
     nan = float("nan")
     if mine.holds is None:
         return "untestable", nan, nan, None
     if timed:
-        return "not assessed (one timed run)", nan, nan, None
+        return timed_verdict(claim, mine, replicates)
     if claim.kind.startswith("ratio"):
         return ("holds" if mine.holds else "fails"), nan, nan, None
     refs = (*claim.left, *claim.right)
     series = [samples(ref) for ref in refs] if samples else [None]
     if any(s is None for s in series):
         return "not assessed (no per-sample values)", nan, nan, None
-    import pandas as pd
-
-    tables = [pd.DataFrame({"sample_id": s.index, "value": s.to_numpy()}) for s in series]
     try:
-        arrays = pair_by_sample(*tables, column="value")
+        arrays = paired_arrays(series)
     except ValueError:
         return "not assessed (the cells cover different samples)", nan, nan, None
     interval = paired_bootstrap(_statistic(claim.kind, len(claim.left)), *arrays,
                                 n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
-    side = "greater" if claim.kind == "greater" else "less"
-    return verdict(interval, 0.0, side), interval.low, interval.high, interval.n
+    side, threshold = _side_and_threshold(claim)
+    return verdict(interval, threshold, side), interval.low, interval.high, interval.n
+
+
+def paired_arrays(cells: list[pd.Series | pd.DataFrame]) -> list[np.ndarray]:
+    """Per-sample values of several cells aligned by ``sample_id``: a Series (one run) gives ``(n,)``, a DataFrame
+    (one column per training seed) ``(s, n)``, the input of :func:`~robust3d.evaluate.stats.paired_bootstrap`."""
+    import pandas as pd
+
+    from robust3d.evaluate.stats import pair_by_sample
+
+    parts = [[c] if isinstance(c, pd.Series) else [c[k] for k in c.columns] for c in cells]
+    flat = [pd.DataFrame({"sample_id": s.index, "value": s.to_numpy()}) for part in parts for s in part]
+    aligned = iter(pair_by_sample(*flat, column="value"))
+    out = []
+    for cell, part in zip(cells, parts, strict=True):
+        rows = [next(aligned) for _ in part]
+        out.append(rows[0] if isinstance(cell, pd.Series) else np.stack(rows))
+    return out
 
 
 def claims_frame(claims: list[Claim], ours: Callable[[Ref], Cell], paper: Callable[[Ref], Cell],
                  timing: Callable[[Ref], bool] | None = None,
-                 samples: Callable[[Ref], pd.Series | None] | None = None) -> pd.DataFrame:
+                 samples: Callable[[Ref], pd.Series | None] | None = None,
+                 replicates: Callable[[Ref], np.ndarray | None] | None = None) -> pd.DataFrame:
     """One row per claim: ours (holds and the numbers behind it) beside the paper's. ``timing(ref)`` says whether a
     cell is a wall-clock value; a claim reading one is marked ``timing`` (its verdict depends on the machine).
-    ``samples(ref)``: a cell's per-sample values, for the ``verdict`` and its interval (:func:`verdict_of`)."""
+    ``samples(ref)``: a cell's per-sample values, for the ``verdict`` and its interval (:func:`verdict_of`);
+    ``replicates(ref)``: a wall-clock cell's bootstrap replicates from its repeated timings."""
     import pandas as pd
 
     records = []
     for claim in claims:
         mine = evaluate(claim, ours)
         timed = bool(timing) and any(timing(ref) for ref in (*claim.left, *claim.right))
-        verdict, low, high, n = verdict_of(claim, mine, timed, samples)
+        verdict, low, high, n = verdict_of(claim, mine, timed, samples, replicates)
         theirs = evaluate(claim, paper, claim.paper_left, claim.paper_right)
         paper_holds, paper_evidence = theirs.holds, "; ".join(map(str, (*(claim.paper_left or claim.left),
                                                                          *(claim.paper_right or claim.right))))

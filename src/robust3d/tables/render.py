@@ -1,8 +1,10 @@
 """A table built from our sources and the paper's reference, written as a long CSV and a side-by-side Markdown.
 
-CSV (long, one row per cell and source): ``table, row, row_label, column, column_label, source, value, n, note``
-with ``source`` in {ours, paper}; ``note`` says why a value is missing or how it was derived. Markdown: one line
-per table row and source, missing values shown as "—" with a numbered reason.
+CSV (long, one row per cell and source): ``table, row, row_label, column, column_label, source, value, n, note,
+timing, sd, seeds`` with ``source`` in {ours, paper}; ``note`` says why a value is missing or how it was derived;
+``sd`` and ``seeds``: the spread over training seeds when ``value`` is a mean over several (empty otherwise).
+Markdown: one line per table row and source, ``mean ± sd`` over seeds, missing values shown as "—" with a
+numbered reason.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from robust3d.tables.cell import Cell
+from robust3d.tables.cell import Cell, seed_mean
 from robust3d.tables.reference import Reference
 from robust3d.tables.sources import Sources
 from robust3d.tables.spec import TIMING_NOTE, TableSpec
 
 SOURCES = ("ours", "paper")
-LONG_COLUMNS = ["table", "row", "row_label", "column", "column_label", "source", "value", "n", "note", "timing"]
+LONG_COLUMNS = ["table", "row", "row_label", "column", "column_label", "source", "value", "n", "note", "timing", "sd",
+                "seeds"]
 
 
 @dataclass
@@ -28,6 +31,7 @@ class BuiltTable:
     ours: dict[tuple[str, str], Cell]
     paper: dict[tuple[str, str], Cell]
     intro: list[str] = field(default_factory=list)  # lines above the Markdown table (what "ours" is)
+    chance: list[str] = field(default_factory=list)  # notes: the chance levels of the splits the table reads
 
     def cell(self, source: str, row: str, column: str) -> Cell:
         cells = self.ours if source == "ours" else self.paper
@@ -35,15 +39,41 @@ class BuiltTable:
 
 
 def build_table(spec: TableSpec, sources: Sources, reference: Reference, intro: list[str] | None = None) -> BuiltTable:
-    """Our cells from ``sources`` only, the paper's from ``reference`` only."""
-    ours = spec.resolve(sources)
+    """Our cells from ``sources`` only, the paper's from ``reference`` only. With several training seeds each of
+    our cells is the mean (and sd) of the table resolved under every seed, so derived columns (averages,
+    reductions) are computed within a seed first."""
+    ours = resolve_over_seeds(spec, sources)
     paper = {}
     for row in spec.rows:
         for col in spec.columns:
             value = reference.value(spec.name, row.key, col.key)
             paper[(row.key, col.key)] = Cell(value, None, "" if value is not None
                                              else reference.missing_reason(spec.name, row.key, col.key))
-    return BuiltTable(spec, ours, paper, list(intro or []))
+    return BuiltTable(spec, ours, paper, list(intro or []), chance_notes(spec, sources))
+
+
+def chance_notes(spec: TableSpec, sources: Sources) -> list[str]:
+    """One note per split the table reads: its chance accuracies, computed from its samples (Sources.chance)."""
+    names = {"class_accuracy": "class", "pose_acc_pi6": "pose π/6"}
+    notes = []
+    for split in sorted({need[1] for need in spec.needs()}):
+        levels = sources.chance(split)
+        if not levels:
+            continue
+        parts = [f"{names[m]} {chance:.1f}%" + (f" (majority class {majority:.1f}%)" if majority is not None else "")
+                 for m, (chance, majority) in levels.items() if sources.reports(split, m)]
+        if parts:
+                notes.append(f"chance on {split} (a guess drawn from its own class frequencies and poses): "
+                         + ", ".join(parts))
+    return notes
+
+
+def resolve_over_seeds(spec: TableSpec, sources: Sources) -> dict[tuple[str, str], Cell]:
+    """``spec.resolve`` on the plain ids, or once per seed folded into mean +- sd (:func:`.cell.seed_mean`)."""
+    if not sources.seeds:
+        return spec.resolve(sources)
+    per_seed = [spec.resolve(sources.with_seed(k)) for k in sources.seeds]
+    return {key: seed_mean([cells[key] for cells in per_seed], sources.seeds) for key in per_seed[0]}
 
 
 def long_frame(table: BuiltTable) -> pd.DataFrame:
@@ -51,12 +81,13 @@ def long_frame(table: BuiltTable) -> pd.DataFrame:
     records = [
         {"table": spec.name, "row": row.key, "row_label": row_label(row), "column": col.key,
          "column_label": col.header, "source": source, "value": cell.value, "n": cell.n, "note": cell.note,
-         "timing": col.timing}
+         "timing": col.timing, "sd": cell.sd, "seeds": cell.seeds}
         for source in SOURCES for row in spec.rows for col in spec.columns
         for cell in [table.cell(source, row.key, col.key)]
     ]
     df = pd.DataFrame.from_records(records, columns=LONG_COLUMNS)
     df["n"] = df["n"].astype("Int64")
+    df["seeds"] = df["seeds"].astype("Int64")
     return df
 
 
@@ -81,6 +112,8 @@ def markdown(table: BuiltTable) -> str:
 
     def text(cell: Cell, percent: bool, source: str) -> str:
         shown = format_value(cell.value, percent)
+        if shown != "—" and cell.sd is not None:
+            shown = f"{shown} ± {format_value(cell.sd, percent)}"
         if shown != "—":
             return f"{shown} †" if cell.note else shown
         reason = f"{source}: {cell.note or 'missing'}"
@@ -105,8 +138,12 @@ def markdown(table: BuiltTable) -> str:
     marked = [f"† {col}: {note} ({'all rows' if len(rows) == len(spec.rows) else ', '.join(rows)})"
               for (col, note), rows in sorted(derived.items())]
     timing = [TIMING_NOTE] if any(c.timing for c in spec.columns) else []
-    if marked or spec.notes or timing:
-        lines += ["", "Notes:", ""] + [f"- {n}" for n in [*timing, *spec.notes, *marked]]
+    seeds = sorted({c.seeds for c in table.ours.values() if c.sd is not None})
+    if seeds:
+        timing.append(f"ours: mean ± sd over {' or '.join(map(str, seeds))} training seeds (each seed's table "
+                      "resolved on its own, then folded cell by cell)")
+    if marked or spec.notes or timing or table.chance:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in [*timing, *table.chance, *spec.notes, *marked]]
     return "\n".join(lines) + "\n"
 
 

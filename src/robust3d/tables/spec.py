@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from robust3d.tables.cell import Cell
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from robust3d.tables.sources import Sources
@@ -72,6 +73,11 @@ class Column:
         for columns built from its other columns."""
         return None
 
+    def replicates(self, row: Row, sources: Sources, n_resamples: int = 2000) -> np.ndarray | None:
+        """``(n_resamples,)`` bootstrap replicates of the cell from its repeated measurements (a wall-clock cell's
+        repeated timings), for the timing claims' intervals; None for a cell measured once."""
+        return None
+
     @property
     def header(self) -> str:
         return f"{self.group} {self.label}".strip() + (f" {TIMING_MARK}" if self.timing else "")
@@ -126,10 +132,40 @@ class TrainColumn(Column):
     field_name: str = ""
     scale: float = 1.0
     null_notes: tuple[tuple[str, str], ...] = ()  # (family, why its train.json has no such field)
+    # A history key whose per-epoch values add up to the field, less a one-off setup time (``seconds``: each
+    # epoch's wall time, for ``train_seconds``): the repeats behind a timing cell's interval.
+    epoch_repeats: str | None = None
 
     def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
         cell = sources.train_field(row.model, self.field_name, dict(self.null_notes))
         return cell if cell.missing else Cell(cell.value * self.scale, cell.n, cell.note)
+
+    def replicates(self, row: Row, sources: Sources, n_resamples: int = 2000) -> np.ndarray | None:
+        """The total as setup + epochs x the mean of the epochs' times resampled with replacement; with several
+        training seeds, the mean over runs drawn with replacement of each run's resampled total."""
+        import numpy as np
+
+        from robust3d.evaluate.stats import bootstrap_replicates, resample_indices
+
+        if self.epoch_repeats is None:
+            return None
+        views = [sources.with_seed(k) for k in sources.seeds] if sources.seeds else [sources]
+        totals = []
+        for k, view in enumerate(views):
+            run = view.train_run(row.model)
+            repeats = [h.get(self.epoch_repeats) for h in (run or {}).get("history", [])]
+            if run is None or run.get(self.field_name) is None or len(repeats) < 2 or None in repeats:
+                return None  # an epoch timed once has no spread to resample
+            setup = float(run[self.field_name]) - sum(repeats)
+            resampled = bootstrap_replicates(repeats, lambda a: a.mean(axis=-1), n_resamples,
+                                             seed=stable_seed(row.model, self.key, k))
+            totals.append(setup + len(repeats) * resampled)
+        stacked = np.stack(totals)  # (runs, n_resamples)
+        if len(views) > 1:  # resample the runs too
+            drawn = resample_indices(np.random.default_rng(stable_seed(row.model, self.key, "runs")), n_resamples,
+                                     len(views))
+            stacked = stacked[drawn.T, np.arange(n_resamples)]
+        return stacked.mean(axis=0) * self.scale
 
 
 @dataclass(frozen=True)
@@ -198,6 +234,29 @@ class TableSpec:
                     out[(row.key, col.key)] = (Cell(None, None, "the reference row") if row.key == col.base_row
                                                else reduction(out[(row.key, col.of)], out[(col.base_row, col.of)]))
         return out
+
+
+def stable_seed(*parts: object) -> int:
+    """A seed fixed by ``parts`` (the same on every run and machine), so unrelated cells resample independently."""
+    import zlib
+
+    return zlib.crc32("/".join(map(str, parts)).encode())
+
+
+def cell_samples(spec: TableSpec, row: Row, column: Column, sources: Sources) -> pd.Series | pd.DataFrame | None:
+    """A cell's per-sample values for the claims' bootstrap: a Series by ``sample_id``, or with several training
+    seeds a DataFrame with one column per seed (None unless every seed has them on the same samples)."""
+    if not sources.seeds:
+        return column.per_sample(row, sources, spec)
+    import pandas as pd
+
+    per_seed = {k: column.per_sample(row, sources.with_seed(k), spec) for k in sources.seeds}
+    if any(s is None for s in per_seed.values()):
+        return None
+    index = next(iter(per_seed.values())).index
+    if any(len(s) != len(index) or set(s.index) != set(index) for s in per_seed.values()):
+        return None
+    return pd.DataFrame({k: s.loc[index].to_numpy() for k, s in per_seed.items()}, index=index)
 
 
 def reduction(value: Cell, base: Cell) -> Cell:

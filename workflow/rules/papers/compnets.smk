@@ -106,6 +106,8 @@ rule compnets_tables:
         ],
         claims=report(COMPNETS.claims, caption="../../report/papers/compnets/claims.rst", category="Tables",
                       subcategory="3D-CompNets"),
+        chance=report(COMPNETS.chance, caption="../../report/papers/compnets/chance.rst", category="Tables",
+                      subcategory="3D-CompNets"),
         figure1=report(COMPNETS.figures()[0], caption="../../report/papers/compnets/figure1.rst",
                        category="Figures", subcategory="3D-CompNets"),
         figure2=report(COMPNETS.figures()[1], caption="../../report/papers/compnets/figure2.rst",

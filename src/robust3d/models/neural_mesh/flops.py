@@ -160,6 +160,12 @@ def synthetic_loss_seconds(loss: str, n_classes: int, n_vertices: int, feature_d
 
 def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device | None = None) -> float:
     """Median wall time of ``repeats`` calls: robust to other jobs stealing the CPU now and then."""
+    times = step_seconds(fn, repeats, device)
+    return float(sorted(times)[len(times) // 2])
+
+
+def step_seconds(fn: Callable[[], object], repeats: int, device: torch.device | None = None) -> list[float]:
+    """Wall time of each of ``repeats`` calls (the device synchronised around each)."""
     times = []
     for _ in range(repeats):
         if device is not None:
@@ -169,7 +175,7 @@ def median_seconds(fn: Callable[[], object], repeats: int, device: torch.device 
         if device is not None:
             sync_device(device)
         times.append(time.perf_counter() - t0)
-    return float(sorted(times)[len(times) // 2])
+    return times
 
 
 def synthetic_loss(loss: str, f: torch.Tensor, data: dict, temperature: float, omega: torch.Tensor, n: int | None

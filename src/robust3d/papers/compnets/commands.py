@@ -6,11 +6,14 @@ import argparse
 
 from robust3d.cli_registry import command, config_argument
 
+#: The scaling CSV: one row per (series, class count); each timed step's seconds in ``step_seconds_repeats``.
+SCALING_COLUMNS = ["model", "n_classes", "vertices_per_class", "cross_samples", "step_seconds", "loss_gflops",
+                   "step_seconds_repeats"]
+
 
 def _scaling_args(p: argparse.ArgumentParser) -> None:
     config_argument(p)
-    p.add_argument("--out", required=True, help="CSV: model, n_classes, vertices_per_class, cross_samples, "
-                                                "step_seconds, loss_gflops")
+    p.add_argument("--out", required=True, help="CSV: " + ", ".join(SCALING_COLUMNS))
 
 
 @command("compnets-scaling", "time training steps of NOVUM and 3D-CompNets against the number of classes "
@@ -28,5 +31,4 @@ def compnets_scaling(args: argparse.Namespace) -> None:
     torch.set_num_threads(int(cfg["compnets"]["train"]["num_threads"]))
     rows = scaling_rows(cfg, resolve_device(cfg["device"]))
     with atomic_path(args.out) as tmp:
-        pd.DataFrame(rows, columns=["model", "n_classes", "vertices_per_class", "cross_samples", "step_seconds",
-                                    "loss_gflops"]).to_csv(tmp, index=False)
+        pd.DataFrame(rows, columns=SCALING_COLUMNS).to_csv(tmp, index=False)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robust3d.data.config_files import write_resolved_config
+from robust3d.models.seeds import model_ids, paper_seeds, split_id
 from robust3d.papers.compnets.routes import ImageNet3DRoute, Route, data_route
 from robust3d.papers.compnets.tables import PAPER, figures, table_specs
 
@@ -61,7 +62,8 @@ class CompnetsPlan:
 
     @property
     def models(self) -> list[str]:
-        return list(self.config["compnets"]["models"])
+        """The ids trained: the configured models, once per seed of ``compnets.seeds`` (``<model>@s<k>``)."""
+        return model_ids(self.config[PAPER]["models"], paper_seeds(self.config[PAPER]))
 
     @property
     def cuda(self) -> bool:
@@ -83,6 +85,8 @@ class CompnetsPlan:
     def evaluations(self) -> list[tuple[str, str, str, str]]:
         """(model, split, variant, level) the tables read, for configured models and built splits, sorted."""
         needs = set().union(*(spec.needs() for spec in table_specs(self.config)))
+        seeds = paper_seeds(self.config[PAPER])
+        needs = {(model, *rest) for name, *rest in needs for model in model_ids([name], seeds)}
         return sorted(n for n in needs if n[0] in self.models and unavailable(self.config, *n[1:]) is None)
 
     def prediction(self, model: str, split: str, variant: str, level: str) -> str:
@@ -129,6 +133,11 @@ class CompnetsPlan:
     def claims(self) -> str:
         return f"{self.tables_dir}/{PAPER}_claims.csv"
 
+    @property
+    def chance(self) -> str:
+        """Each evaluation's accuracies against its samples' chance level (above / at / below chance)."""
+        return f"{self.tables_dir}/{PAPER}_chance.csv"
+
     def figures(self) -> list[str]:
         return [f"{self.figures_dir}/{PAPER}_{stem}.png" for stem in figures()]
 
@@ -136,7 +145,7 @@ class CompnetsPlan:
         """The stage's final files (rule all); none when ``compnets.enabled`` is false."""
         if not self.enabled:
             return []
-        return [*self.table_outputs(), self.claims, *self.figures()]
+        return [*self.table_outputs(), self.claims, self.chance, *self.figures()]
 
     # ------------------------------------------------------------------ inputs and params of the rules
     def manifest(self, split: str) -> str:
@@ -176,7 +185,7 @@ class CompnetsPlan:
 
     # ------------------------------------------------------------------ resources (minutes, MB)
     def train_runtime(self, wildcards, attempt: int) -> int:
-        spec = self.config[PAPER]["models"][wildcards.model]
+        spec = self.config[PAPER]["models"][split_id(wildcards.model)[0]]
         hours = 4 if not self.cuda else (72 if spec.get("loss") == "novum" else 24)  # paper: 66.8 h / 9.3-13.3 h
         return 60 * hours * attempt
 

@@ -43,9 +43,10 @@ def _own_vertices(models: dict) -> str:
 
 def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable], pd.DataFrame]:
     """Every table (ours from ``sources``, the paper's from the reference) and the claims evaluated on both."""
-    from robust3d.tables.claims import claims_frame
+    from robust3d.tables.claims import BOOTSTRAP_RESAMPLES, claims_frame
     from robust3d.tables.reference import load_reference
     from robust3d.tables.render import build_table
+    from robust3d.tables.spec import cell_samples
 
     reference = load_reference(REFERENCE)
     intro = intro_lines(config, reference.dataset)
@@ -71,10 +72,14 @@ def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable
         found = cell_spec(ref)
         if found is None or found[1].source != "model" or not sources.has_model(found[1].model):
             return None
-        spec, row, column = found
-        return column.per_sample(row, sources, spec)
+        return cell_samples(*found, sources)
 
-    return tables, claims_frame(claims(config, sources), lookup("ours"), lookup("paper"), timing, samples)
+    def replicates(ref: Ref):  # a wall-clock cell's bootstrap replicates from its repeated timings
+        found = cell_spec(ref)
+        return None if found is None else found[2].replicates(found[1], sources, BOOTSTRAP_RESAMPLES)
+
+    return tables, claims_frame(claims(config, sources), lookup("ours"), lookup("paper"), timing, samples,
+                                replicates)
 
 
 def write(tables: list[BuiltTable], claims_df: pd.DataFrame, out_dir: str | Path, figures_dir: str | Path

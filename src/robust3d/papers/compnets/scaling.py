@@ -3,7 +3,8 @@
 It uses synthetic random banks of Y classes (``models.neural_mesh.flops.synthetic_batch``): unit random vertex and
 background features, a fixed batch of random images, and in every image half of its class's vertices visible at
 random cells. It times full training steps (backbone forward, loss, backward, Adam step; the median of
-``scaling.steps`` after one warm-up) for NOVUM with each of ``scaling.novum_vertices`` vertices per class and for
+``scaling.steps`` after one warm-up; every step's time is kept in ``step_seconds_repeats``, the repeats behind
+the slope claims' intervals) for NOVUM with each of ``scaling.novum_vertices`` vertices per class and for
 3D-CompNets with K = the smallest of those (the paper's Figure 2: "both 3D-CompNets and NOVUM 500 learn ... 500")
 and omega = 1 everywhere (the densest, most expensive case, before any calibration). No real data are involved:
 the costs depend only on the sizes. The batch is ``scaling.batch_size`` images (default 2: NOVUM's logits at
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from robust3d.models.backbones import build_backbone
-from robust3d.models.neural_mesh.flops import count_flops, median_seconds, synthetic_batch, synthetic_loss
+from robust3d.models.neural_mesh.flops import count_flops, step_seconds, synthetic_batch, synthetic_loss
 from robust3d.papers.compnets.routes import data_route
 
 
@@ -58,11 +59,13 @@ def scaling_rows(cfg: dict, device: torch.device | str = "cpu", classes: list[in
                 return f.detach()
 
             f = step()  # warm-up (allocations, kernel selection); also gives features for the FLOP count
-            seconds = median_seconds(step, int(scaling["steps"]), device)
+            times = step_seconds(step, int(scaling["steps"]), device)
+            seconds = float(sorted(times)[len(times) // 2])  # the median: robust to other jobs stealing the CPU
             leaf_flops = count_flops(lambda f=f, data=data, loss=loss, n=n, omega=omega:
                                      synthetic_loss(loss, f.clone().requires_grad_(True), data, temperature, omega, n))
             rows.append({"model": name, "n_classes": n_classes, "vertices_per_class": k, "cross_samples": n,
-                         "step_seconds": seconds, "loss_gflops": leaf_flops / 1e9})
+                         "step_seconds": seconds, "loss_gflops": leaf_flops / 1e9,
+                         "step_seconds_repeats": " ".join(f"{t:.6g}" for t in times)})
             if progress:
                 print(f"{name:12s} Y={n_classes:4d} K={k:5d} step {seconds:8.3f} s  "
                       f"loss {leaf_flops / 1e9:9.3f} GFLOPs", flush=True)

@@ -13,7 +13,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from robust3d.evaluate.stats import loglog_slope
+import numpy as np
+
+from robust3d.evaluate.stats import bootstrap_replicates, loglog_slope, loglog_slopes
 from robust3d.papers.compnets.routes import data_route
 from robust3d.synth.plan import SPLIT_OWN_VARIANTS
 from robust3d.tables.cell import Cell
@@ -27,6 +29,7 @@ from robust3d.tables.spec import (
     Row,
     TableSpec,
     TrainColumn,
+    stable_seed,
 )
 
 if TYPE_CHECKING:
@@ -127,6 +130,30 @@ class ScalingColumn(Column):
         value = float(hit[self.field_name].iloc[0])
         return Cell(None if math.isnan(value) else value, None, "")
 
+    def replicates(self, row: Row, sources: Sources, n_resamples: int = 2000) -> np.ndarray | None:
+        """Step times only: each point's median over its repeated steps (``step_seconds_repeats``) resampled with
+        replacement, and the slope of those resampled medians (a point's replicates when ``n_classes`` is set)."""
+        df = _series(sources, row.model)
+        if self.field_name != "step_seconds" or df is None or "step_seconds_repeats" not in df:
+            return None
+        if self.n_classes is not None:
+            df = df[df["n_classes"] == self.n_classes]
+        if not len(df) or df["step_seconds_repeats"].isna().any():
+            return None
+        repeats = [[float(t) for t in str(times).split()] for times in df["step_seconds_repeats"]]
+        if any(len(r) < 2 for r in repeats):
+            return None  # a step timed once has no spread to resample
+        points = [bootstrap_replicates(r, upper_median, n_resamples, seed=stable_seed(row.model, int(n)))
+                  for n, r in zip(df["n_classes"], repeats, strict=True)]
+        if self.n_classes is not None:
+            return points[0]
+        return loglog_slopes(df["n_classes"], np.stack(points)) if len(points) >= 2 else None
+
+
+def upper_median(values: np.ndarray) -> np.ndarray:
+    """The median the scaling run reports (the upper middle value of each row), over the last axis."""
+    return np.sort(values, axis=-1)[..., values.shape[-1] // 2]
+
 
 # ---------------------------------------------------------------------------------------------- tables
 
@@ -148,7 +175,7 @@ def table1() -> TableSpec:
         ReductionColumn("loss_gflops_reduction", "GFLOPs reduction vs NOVUM (%)", percent=True, of="loss_gflops",
                         base_row="novum_resnet50"),
         TrainColumn("train_hours", "training time (h)", field_name="train_seconds", scale=1 / 3600, timing=True,
-                    null_notes=NULL_NOTES),
+                    null_notes=NULL_NOTES, epoch_repeats="seconds"),
         MetricColumn("accuracy", "IID accuracy (%)", percent=True, metric=CLASS),
     ]
     notes = ["GFLOPs: the contrastive loss alone on one batch (torch.utils.flop_counter), as the paper's column.",
