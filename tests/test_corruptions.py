@@ -7,6 +7,7 @@ import pytest
 from imagecorruptions import get_corruption_names
 from PIL import Image, ImageOps
 
+from robust3d.geometry.backdrop import BACKDROP_DEPTH_FACTOR, backdrop_depth
 from robust3d.variants.corruptions import (
     COMPNETS_CORRUPTIONS,
     CORRUPTIONS_2D,
@@ -192,7 +193,10 @@ def test_flash_lights_near_pixels_more() -> None:
 def test_zero_depth_is_far_background() -> None:
     image, depth = SCENES[64]
     holes = np.where(depth == FAR, 0.0, depth)
-    np.testing.assert_array_equal(fill_background_depth(holes), np.where(depth == FAR, 1.5 * NEAR, depth))
+    np.testing.assert_array_equal(fill_background_depth(holes),
+                                  np.where(depth == FAR, BACKDROP_DEPTH_FACTOR * NEAR, depth))
+    assert backdrop_depth(holes) == BACKDROP_DEPTH_FACTOR * NEAR and backdrop_depth(np.zeros((4, 4))) is None
+    np.testing.assert_array_equal(fill_background_depth(np.zeros((4, 4))), np.ones((4, 4)))
     for name in ("fog_3d", "near_focus", "xy_motion_blur"):
         expected = corrupt_3d(image, depth, name, 4, seed=1)
         got = corrupt_3d(image, holes, name, 4, seed=1, background_depth=FAR)

@@ -1,4 +1,5 @@
-"""The one home of pose conventions: PASCAL3D+ camera model, pose error, cameras, cuboid meshes, viewpoints.
+"""The one home of pose conventions: PASCAL3D+ camera model, pose error, cameras, cuboid meshes, viewpoints,
+and the backdrop depth behind rendered objects.
 
 Names are imported lazily (PEP 562), so that code needing only numpy parts (e.g. the Snakefile's planning)
 does not pay for importing torch.
@@ -9,6 +10,9 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "BACKDROP_DEPTH_FACTOR": "backdrop",
+    "backdrop_depth": "backdrop",
+    "fill_backdrop": "backdrop",
     "PASCAL3D_CLASSES": "classes",
     "intrinsics_matrix": "cameras",
     "pascal_to_pytorch3d": "cameras",

@@ -8,8 +8,9 @@ Sec. 7) with the severity tables of the 3DCC scripts; these are the nine corrupt
 Depth conventions:
 
 * ``depth`` is z-depth in the camera's units. Pixels with ``depth <= 0`` or non-finite (background where nothing was
-  rendered) are *far*: they get ``background_depth``, by default :data:`BACKGROUND_DEPTH_FACTOR` x the largest valid
-  depth (3DCC's Taskonomy loader fills invalid depth with the largest valid one, i.e. a factor of 1).
+  rendered) are *far*: they get ``background_depth``, by default the project's one backdrop depth
+  (:mod:`robust3d.geometry.backdrop`: 4 x the largest valid depth; 3DCC's Taskonomy loader fills invalid depth with
+  the largest valid one, i.e. a factor of 1).
 * Every corruption depends on depth *ratios* only, so the camera's unit is irrelevant: defocus and motion parallax
   are ratios by construction (``d_focus / d``, ``d_near / d``); fog and flash normalise depth per image (see each
   function).
@@ -54,9 +55,6 @@ CORRUPTIONS_3D: tuple[str, ...] = (
 
 DEPTH_CORRUPTIONS: tuple[str, ...] = ("near_focus", "far_focus", "fog_3d", "flash", "xy_motion_blur", "z_motion_blur")
 """The subset that uses depth (3DCC computes flash from a reshading image; here it comes from depth)."""
-
-BACKGROUND_DEPTH_FACTOR = 1.5
-"""Default depth of background (depth 0) pixels, as a multiple of the largest valid depth."""
 
 Corruption = Callable[[np.ndarray, np.ndarray, int, np.random.Generator], np.ndarray]
 
@@ -129,20 +127,11 @@ def to_uint8(x: np.ndarray, truncate: bool = True) -> np.ndarray:
 
 
 def fill_background_depth(depth: np.ndarray, background_depth: float | None = None) -> np.ndarray:
-    """Depth with background (``<= 0`` or non-finite) pixels set to a far value; a depth-free map becomes flat (1)."""
-    depth = np.asarray(depth, dtype=np.float64)
-    if depth.ndim == 3 and depth.shape[2] == 1:
-        depth = depth[..., 0]
-    if depth.ndim != 2:
-        raise ValueError(f"expected an (H, W) depth map, got shape {depth.shape}")
-    valid = np.isfinite(depth) & (depth > 0)
-    if background_depth is None:
-        if not valid.any():
-            return np.ones_like(depth)
-        background_depth = BACKGROUND_DEPTH_FACTOR * float(depth[valid].max())
-    elif not (math.isfinite(background_depth) and background_depth > 0):
-        raise ValueError(f"background_depth must be positive and finite, got {background_depth!r}")
-    return np.where(valid, depth, background_depth)
+    """Depth with background (``<= 0`` or non-finite) pixels set to a far value, by default the backdrop depth
+    (:func:`robust3d.geometry.backdrop.fill_backdrop`); a depth-free map becomes flat (1)."""
+    from robust3d.geometry.backdrop import fill_backdrop
+
+    return fill_backdrop(depth, background_depth)
 
 
 # ---------------------------------------------------------------------------------------------- depth of field

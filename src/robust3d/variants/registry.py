@@ -62,18 +62,12 @@ def _corruption_2d(name: str) -> Variant:
     return Variant(name, "corruption2d", ("1", "2", "3", "4", "5"), apply)
 
 
-#: Synthetic depth maps are 0 where no surface was rendered; the 2D background image is treated as a scene this
-#: many times farther than the farthest object point (a room behind the object), so the object is not fogged or
-#: defocused as if it were the far end of the scene.
-SYNTHETIC_BACKGROUND_DEPTH_FACTOR = 4.0
-
-
 def _corruption_3d(name: str, reference_exact: bool = True) -> Variant:
+    from robust3d.geometry.backdrop import backdrop_depth
     from robust3d.variants.corruptions3d import corrupt_3d
 
     def apply(s: Sample, level: str, rng: np.random.Generator, ctx: dict) -> Changed:
-        valid = s.depth[s.depth > 0]
-        background = float(valid.max()) * SYNTHETIC_BACKGROUND_DEPTH_FACTOR if valid.size else None
+        background = backdrop_depth(s.depth)  # unrendered pixels: the project's one backdrop (geometry.backdrop)
         return Changed(corrupt_3d(s.image, s.depth, name, _severity(level), seed=int(rng.integers(2**31)),
                                   background_depth=background, reference_exact=reference_exact))
 
