@@ -182,6 +182,15 @@ def _check_synthetic(cfg: dict[str, Any]) -> None:
             raise ConfigError(f"key 'synthetic.templates.unseen_categories': '{name}' is not in templates.categories")
     if templates["categories"] and len(templates["categories"]) == len(templates["unseen_categories"]):
         raise ConfigError("key 'synthetic.templates.unseen_categories': every template object is held out")
+    if templates["categories"]:
+        from robust3d.geometry.viewpoints import ACC15_DEG, covering_radius_deg
+
+        level = templates["icosphere_level"]
+        radius = covering_radius_deg(level)
+        if radius >= ACC15_DEG:
+            raise ConfigError(f"key 'synthetic.templates.icosphere_level': level {level} leaves query viewpoints up to "
+                              f"{radius:.1f} degrees from every template, so even a perfect matcher cannot reach 100% "
+                              f"Acc15 (within {ACC15_DEG:.0f} degrees); use level 2 or more")
     lo, hi = templates["occlusion"]
     if lo > hi:
         raise ConfigError(f"key 'synthetic.templates.occlusion': min {lo} is larger than max {hi}")

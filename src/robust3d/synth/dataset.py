@@ -23,7 +23,15 @@ from robust3d.render.scene import SceneSpec, convex_visibility, render_scenes
 from robust3d.synth.backgrounds import render_background
 from robust3d.synth.categories import build_car, build_instances
 from robust3d.synth.occluders import occlude
-from robust3d.synth.plan import SampleSpec, cad_indices, car_class, chunk_of, face_identity, stable_seed
+from robust3d.synth.plan import (
+    SampleSpec,
+    cad_indices,
+    car_class,
+    chunk_of,
+    face_identity,
+    stable_seed,
+    template_cad_index,
+)
 
 
 def _extra_classes(config: dict) -> dict[str, list[Mesh]]:
@@ -44,11 +52,14 @@ def _extra_classes(config: dict) -> dict[str, list[Mesh]]:
 
 def build_cad(config: dict, out_dir: str | Path) -> None:
     """Write every class's CAD instances and its cuboid (for the benchmark's categories, from training
-    instances only), plus the meshes of the faces and cars splits."""
+    instances only), the template objects (:func:`template_cad_index`) and the meshes of the faces and cars splits."""
     cfg, seed = config["synthetic"], config["seed"]
     out_dir = Path(out_dir)
-    meta = {"categories": cfg["categories"], "unseen_categories": cfg["unseen_categories"], "cuboids": {}}
-    classes = {c: build_instances(c, cfg["instances_per_category"], seed=stable_seed(seed, c)[0])
+    templates = cfg["templates"]["categories"]
+    meta = {"categories": cfg["categories"], "unseen_categories": cfg["unseen_categories"], "cuboids": {},
+            "template_objects": {c: template_cad_index(cfg) for c in templates}}
+    # A template category gets one instance more, the template object (its instances 1..n are the same either way).
+    classes = {c: build_instances(c, cfg["instances_per_category"] + (c in templates), seed=stable_seed(seed, c)[0])
                for c in cfg["categories"]}
     train_indices = {c: cad_indices(cfg, "train") for c in classes}
     extra = _extra_classes(config)

@@ -15,8 +15,9 @@ Splits and the nuisance each one shifts (everything else as in training):
     cue_conflict              the shape of one category wearing the texture of another (shape-bias metric)
     pug_size, pug_texture     PUG-like factor sweeps: object size (level = size factor), texture family (level)
 Splits for the other papers' experiments:
-    templates                 one object per category on a plain background, from upper-hemisphere icosphere
-                              views without in-plane rotation (template matching)
+    templates                 one object per category (a CAD instance and texture of its own, drawn by no other
+                              split) on a plain background, from upper-hemisphere icosphere views without in-plane
+                              rotation (template matching)
     queries                   the same objects in clutter, partly occluded, at random upper-hemisphere views
     faces                     symmetric head identities in short tracks of smoothly varying pose and light
     cars                      symmetric cars of distinct kinds (de-rendering and clustering)
@@ -99,6 +100,12 @@ def cad_indices(cfg: dict, split: str) -> list[int]:
     return list(range(1, n - held + 1))
 
 
+def template_cad_index(cfg: dict) -> int:
+    """The CAD instance of a template object: one past the category's instances, so no other split draws it (and
+    its texture, seeded by the instance, is worn by nothing else either)."""
+    return int(cfg["instances_per_category"]) + 1
+
+
 def instance_texture(cfg: dict, seed: int, category: str, cad_index: int) -> Texture:
     """The texture a CAD instance wears in training-like splits (fixed per instance)."""
     family, hue = category_style(cfg["categories"].index(category), len(cfg["categories"]))
@@ -173,7 +180,8 @@ def _template_split(config: dict, split: str) -> list[SampleSpec]:
     specs = []
     for category in tm["categories"]:
         seen = category not in tm["unseen_categories"]
-        texture = instance_texture(cfg, seed, category, 1)
+        cad_index = template_cad_index(cfg)
+        texture = instance_texture(cfg, seed, category, cad_index)
         n = len(views) if split == "templates" else tm["queries_per_object"]
         for i in range(n):
             rng = np.random.default_rng(stable_seed(seed, split, category, i))
@@ -185,7 +193,7 @@ def _template_split(config: dict, split: str) -> list[SampleSpec]:
                 a, e = viewpoint_to_angles(direction[None] / np.linalg.norm(direction))
                 azimuth, elevation = float(a[0]), float(e[0])
             specs.append(SampleSpec(
-                sample_id=f"{split}_{category}_{i:05d}", split=split, category=category, cad_index=1,
+                sample_id=f"{split}_{category}_{i:05d}", split=split, category=category, cad_index=cad_index,
                 azimuth=azimuth, elevation=elevation, theta=0.0, distance=float(cfg["camera"]["distance"]),
                 texture=texture, background="plain" if split == "templates" else str(rng.choice(TRAIN_BACKGROUNDS)),
                 background_seed=int(rng.integers(2**31)),
