@@ -45,7 +45,8 @@ def _samples(root, split):
         yield row, load_annotation(root / split / row["annotation"])
 
 
-@pytest.mark.parametrize("split", ["train", "ood_pose", "style", "unseen", "templates", "queries", "cars", "faces"])
+@pytest.mark.parametrize("split", ["train", "ood_pose", "style", "unseen", "templates", "queries", "queries_occluded",
+                                   "queries_train", "cars", "faces"])
 def test_projected_cad_vertices_fall_inside_the_amodal_mask(smoke_dataset, split):
     fractions = [
         _inside_fraction(read_mask(smoke_dataset / split / row["mask_amodal"]), _project_cad(smoke_dataset, ann))
@@ -156,13 +157,26 @@ def test_templates_cover_the_upper_hemisphere_without_in_plane_rotation(smoke_co
         assert (background == background[0]).all()  # a plain background
 
 
-def test_queries_are_partly_occluded(smoke_config, smoke_dataset):
-    lo, hi = smoke_config["synthetic"]["templates"]["occlusion"]
+def test_occluded_queries_are_the_clean_queries_partly_occluded(smoke_config, smoke_dataset):
+    clean = read_manifest(smoke_dataset / "queries" / "manifest.csv").set_index("sample_id")
+    occluded = read_manifest(smoke_dataset / "queries_occluded" / "manifest.csv").set_index("sample_id")
+    assert list(clean.index) == list(occluded.index)  # paired by id, as a variant is with its split
+    np.testing.assert_allclose(clean[["azimuth", "elevation"]].astype(float),
+                               occluded[["azimuth", "elevation"]].astype(float))
+    assert (clean["occluder_mask"].fillna("") == "").all() and (occluded["occluder_mask"] != "").all()
+    for sample in clean.index:  # the same render, an occluder pasted on it
+        a = read_mask(smoke_dataset / "queries" / clean.loc[sample, "mask_amodal"])
+        assert np.array_equal(a, read_mask(smoke_dataset / "queries_occluded" / occluded.loc[sample, "mask_amodal"]))
+    train = read_manifest(smoke_dataset / "queries_train" / "manifest.csv")
+    tm = smoke_config["synthetic"]["templates"]
+    assert set(train["object"]) == set(tm["categories"]) - set(tm["unseen_categories"])
+    assert not set(train["sample_id"]) & set(clean.index)
+    lo, hi = tm["occlusion"]
     shares = []
-    for row, ann in _samples(smoke_dataset, "queries"):
-        amodal = read_mask(smoke_dataset / "queries" / row["mask_amodal"])
-        visible = read_mask(smoke_dataset / "queries" / row["mask_visible"])
-        occluder = read_mask(smoke_dataset / "queries" / row["occluder_mask"])
+    for row, ann in _samples(smoke_dataset, "queries_occluded"):
+        amodal = read_mask(smoke_dataset / "queries_occluded" / row["mask_amodal"])
+        visible = read_mask(smoke_dataset / "queries_occluded" / row["mask_visible"])
+        occluder = read_mask(smoke_dataset / "queries_occluded" / row["occluder_mask"])
         assert np.array_equal(visible, amodal & ~occluder)
         share = (amodal & occluder).sum() / amodal.sum()
         assert share == pytest.approx(float(ann["occluded_share"]), abs=1e-6)

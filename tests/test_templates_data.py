@@ -14,7 +14,7 @@ import yaml
 from robust3d.data.format import read_manifest
 from robust3d.errors import ConfigError
 from robust3d.geometry.viewpoints import ACC15_DEG, covering_radius_deg, viewpoint_error
-from robust3d.synth.plan import SPLITS, plan_split, template_cad_index
+from robust3d.synth.plan import SPLITS, TEMPLATE_SPLITS, plan_split, template_cad_index
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,13 +71,16 @@ def test_template_objects_are_in_no_other_split(default_config):
     assert {i for _, i in objects} == {template_cad_index(cfg)}
     assert {c for c, _ in objects} == set(cfg["templates"]["categories"])
     for split in SPLITS:
-        if split in ("templates", "queries"):
+        if split in TEMPLATE_SPLITS:
             continue
         specs = plan_split(default_config, split)
         assert not objects & {(s.category, s.cad_index) for s in specs}, split
         assert not textures & {s.texture for s in specs}, split
-    queries = plan_split(default_config, "queries")
-    assert {(s.category, s.cad_index) for s in queries} == objects and {s.texture for s in queries} == textures
+    for split in ("queries", "queries_occluded"):
+        queries = plan_split(default_config, split)
+        assert {(s.category, s.cad_index) for s in queries} == objects and {s.texture for s in queries} == textures
+    train = {(s.category, s.cad_index) for s in plan_split(default_config, "queries_train")}
+    assert train == {o for o in objects if o[0] not in cfg["templates"]["unseen_categories"]}
 
 
 def test_rendered_manifests_keep_the_template_objects_apart(smoke_config, smoke_dataset):
@@ -88,7 +91,7 @@ def test_rendered_manifests_keep_the_template_objects_apart(smoke_config, smoke_
         seen[manifest.parent.name] = set(zip(df["class"], df["cad_index"].astype(int), strict=True))
     objects = seen.pop("templates")
     assert objects == {(c, index) for c in smoke_config["synthetic"]["templates"]["categories"]}
-    assert seen.pop("queries") == objects
+    assert seen.pop("queries") == seen.pop("queries_occluded") == objects and seen.pop("queries_train") < objects
     assert all(not objects & pairs for pairs in seen.values()), seen
     meta = yaml.safe_load((smoke_dataset / "cad" / "meta.json").read_text())
     assert meta["template_objects"] == {c: index for c in smoke_config["synthetic"]["templates"]["categories"]}

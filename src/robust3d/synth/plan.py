@@ -18,7 +18,9 @@ Splits for the other papers' experiments:
     templates                 one object per category (a CAD instance and texture of its own, drawn by no other
                               split) on a plain background, from upper-hemisphere icosphere views without in-plane
                               rotation (template matching)
-    queries                   the same objects in clutter, partly occluded, at random upper-hemisphere views
+    queries                   the same objects in clutter at random upper-hemisphere views
+    queries_occluded          the same queries (ids, poses, backgrounds) with a pasted occluder
+    queries_train             other such views of the seen objects (training a matcher)
     faces                     symmetric head identities in short tracks of smoothly varying pose and light
     cars                      symmetric cars of distinct kinds (de-rendering and clustering)
 """
@@ -47,7 +49,9 @@ OBJECT_SPLITS = ("train", "calibration", "test", "depth_train", "unseen", "ood_s
                  "ood_context", "style", "cue_conflict", "pug_size", "pug_texture")
 #: Object-size factors of the pug_size sweep (the camera distance is divided by the factor).
 PUG_SIZES = (0.6, 0.8, 1.0, 1.25)
-SPLITS = (*OBJECT_SPLITS, "templates", "queries", "faces", "cars")
+#: Template matching: the templates, clean queries, the same queries partly occluded, training queries.
+TEMPLATE_SPLITS = ("templates", "queries", "queries_occluded", "queries_train")
+SPLITS = (*OBJECT_SPLITS, *TEMPLATE_SPLITS, "faces", "cars")
 TRAIN_BACKGROUNDS = tuple(f for f in BACKGROUND_FAMILIES if f != "plain")
 
 
@@ -169,22 +173,32 @@ def _object_split(config: dict, split: str) -> list[SampleSpec]:
     return specs
 
 
+def template_objects(cfg: dict, seen_only: bool = False) -> list[str]:
+    """The template objects (one per category of ``templates.categories``), or only those the matcher may train on."""
+    tm = cfg["templates"]
+    return [c for c in tm["categories"] if not (seen_only and c in tm["unseen_categories"])]
+
+
 def _template_split(config: dict, split: str) -> list[SampleSpec]:
-    """Templates: icosphere views, plain background, no in-plane rotation. Queries: clutter and occluders."""
+    """Templates: icosphere views, plain background, no in-plane rotation. Queries: the objects in clutter at random
+    upper-hemisphere views; ``queries_occluded`` are the same queries (same ids, poses and backgrounds) with a pasted
+    occluder; ``queries_train``: other such views of the seen objects, for training a matcher."""
     from robust3d.geometry.viewpoints import upper_hemisphere, viewpoint_to_angles
 
     cfg, seed = config["synthetic"], config["seed"]
     tm = cfg["templates"]
     views = upper_hemisphere(tm["icosphere_level"])
     azimuths, elevations = (x.tolist() for x in viewpoint_to_angles(views))
+    tag = "queries" if split == "queries_occluded" else split  # paired with the clean queries
+    count = {"templates": len(views), "queries": tm["queries_per_object"],
+             "queries_occluded": tm["queries_per_object"], "queries_train": tm["train_queries_per_object"]}[split]
     specs = []
-    for category in tm["categories"]:
+    for category in template_objects(cfg, seen_only=split == "queries_train"):
         seen = category not in tm["unseen_categories"]
         cad_index = template_cad_index(cfg)
         texture = instance_texture(cfg, seed, category, cad_index)
-        n = len(views) if split == "templates" else tm["queries_per_object"]
-        for i in range(n):
-            rng = np.random.default_rng(stable_seed(seed, split, category, i))
+        for i in range(count):
+            rng = np.random.default_rng(stable_seed(seed, tag, category, i))
             if split == "templates":
                 azimuth, elevation = azimuths[i], elevations[i]
             else:  # a uniformly random direction on the upper hemisphere
@@ -193,7 +207,7 @@ def _template_split(config: dict, split: str) -> list[SampleSpec]:
                 a, e = viewpoint_to_angles(direction[None] / np.linalg.norm(direction))
                 azimuth, elevation = float(a[0]), float(e[0])
             specs.append(SampleSpec(
-                sample_id=f"{split}_{category}_{i:05d}", split=split, category=category, cad_index=cad_index,
+                sample_id=f"{tag}_{category}_{i:05d}", split=split, category=category, cad_index=cad_index,
                 azimuth=azimuth, elevation=elevation, theta=0.0, distance=float(cfg["camera"]["distance"]),
                 texture=texture, background="plain" if split == "templates" else str(rng.choice(TRAIN_BACKGROUNDS)),
                 background_seed=int(rng.integers(2**31)),
@@ -201,7 +215,7 @@ def _template_split(config: dict, split: str) -> list[SampleSpec]:
                 ambient=0.5 if split == "templates" else float(rng.uniform(0.35, 0.55)),
                 diffuse=0.6 if split == "templates" else float(rng.uniform(0.45, 0.7)),
                 image_size=cfg["image_size"], viewport=float(cfg["camera"]["viewport"]),
-                occlusion=None if split == "templates" else tuple(tm["occlusion"]),
+                occlusion=tuple(tm["occlusion"]) if split == "queries_occluded" else None,
                 extra={"object": category, "seen": seen, "view_index": i if split == "templates" else -1},
             ))
     return specs
@@ -273,7 +287,7 @@ def plan_split(config: dict, split: str) -> list[SampleSpec]:
     """All samples of ``split`` in a fixed order."""
     if split in OBJECT_SPLITS:
         return _object_split(config, split)
-    if split in ("templates", "queries"):
+    if split in TEMPLATE_SPLITS:
         return _template_split(config, split)
     if split == "faces":
         return _face_split(config, split)
@@ -291,8 +305,11 @@ def split_size(config: dict, split: str) -> int:
         from robust3d.geometry.viewpoints import upper_hemisphere
 
         return len(upper_hemisphere(cfg["templates"]["icosphere_level"])) * len(cfg["templates"]["categories"])
-    if split == "queries":
+    if split in ("queries", "queries_occluded"):
         return cfg["templates"]["queries_per_object"] * len(cfg["templates"]["categories"])
+    if split == "queries_train":
+        tm = cfg["templates"]
+        return tm["train_queries_per_object"] * len(template_objects(cfg, seen_only=True))
     if split == "faces":
         fc = cfg["faces"]
         return fc["identities"] * fc["tracks_per_identity"] * fc["frames_per_track"]
