@@ -33,7 +33,7 @@ def smoke_dataset(tmp_path_factory, smoke_config) -> Path:
     root = tmp_path_factory.mktemp("synthetic")
     build_cad(smoke_config, root / "cad")
     for split in ("train", "ood_pose", "style", "unseen", "templates", "queries", "queries_occluded", "queries_train",
-                  "cars", "faces"):
+                  "cars", "cars_train", "faces", "faces_train"):
         chunks = [root / split / f"chunk{i:03d}" for i in range(n_chunks(smoke_config, split))]
         for i, chunk in enumerate(chunks):
             render_chunk(smoke_config, split, i, root / "cad", chunk)

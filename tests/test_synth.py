@@ -46,7 +46,7 @@ def _samples(root, split):
 
 
 @pytest.mark.parametrize("split", ["train", "ood_pose", "style", "unseen", "templates", "queries", "queries_occluded",
-                                   "queries_train", "cars", "faces"])
+                                   "queries_train", "cars", "cars_train", "faces", "faces_train"])
 def test_projected_cad_vertices_fall_inside_the_amodal_mask(smoke_dataset, split):
     fractions = [
         _inside_fraction(read_mask(smoke_dataset / split / row["mask_amodal"]), _project_cad(smoke_dataset, ann))

@@ -198,6 +198,15 @@ def _check_synthetic(cfg: dict[str, Any]) -> None:
         lo, hi = cfg["pose"][name]
         if lo < -90 or hi > 90:
             raise ConfigError(f"key 'synthetic.pose.{name}': elevation must lie in [-90, 90] degrees")
+    for name in ("azimuth", "elevation"):
+        lo, hi = cfg["cars"][name]
+        if lo > hi:
+            raise ConfigError(f"key 'synthetic.cars.{name}': min {lo} is larger than max {hi}")
+    if cfg["cars"]["azimuth"][1] - cfg["cars"]["azimuth"][0] > 360:
+        raise ConfigError("key 'synthetic.cars.azimuth': the range spans more than 360 degrees")
+    lo, hi = cfg["cars"]["elevation"]
+    if lo < -90 or hi > 90:
+        raise ConfigError("key 'synthetic.cars.elevation': elevation must lie in [-90, 90] degrees")
 
 
 def _check_datasets(config: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from robust3d.synth.plan import (
     cad_indices,
     car_class,
     chunk_of,
+    face_class,
     face_identity,
     stable_seed,
     template_cad_index,
@@ -35,18 +36,21 @@ from robust3d.synth.plan import (
 
 
 def _extra_classes(config: dict) -> dict[str, list[Mesh]]:
-    """CAD models of the faces and cars splits: one class per car kind, one 'face' class of identities."""
+    """CAD models of the faces and cars splits: one class per car kind (evaluation instances, then training ones),
+    a 'face' class of the evaluation identities and a 'face_train' class of the training identities."""
     cfg, seed = config["synthetic"], config["seed"]
+    fc, cc = cfg["faces"], cfg["cars"]
     classes: dict[str, list[Mesh]] = {}
-    if cfg["faces"]["identities"]:
-        from robust3d.synth.faces import build_face_mesh
+    from robust3d.synth.faces import build_face_mesh
 
-        classes["face"] = [build_face_mesh(face_identity(seed, i)) for i in range(cfg["faces"]["identities"])]
-    for kind in cfg["cars"]["kinds"]:
-        classes[car_class(kind)] = [
-            build_car(np.random.default_rng(stable_seed(seed, "car", kind, i)), style=kind)
-            for i in range(cfg["cars"]["instances_per_kind"])
-        ]
+    for split, n in (("faces", fc["identities"]), ("faces_train", fc["train_identities"])):
+        if n:
+            classes[face_class(split)] = [build_face_mesh(face_identity(seed, i, face_class(split)))
+                                          for i in range(n)]
+    n_cars = cc["instances_per_kind"] + cc["train_instances_per_kind"]
+    for kind in cc["kinds"]:
+        classes[car_class(kind)] = [build_car(np.random.default_rng(stable_seed(seed, "car", kind, i)), style=kind)
+                                    for i in range(n_cars)]
     return classes
 
 

@@ -22,7 +22,10 @@ Splits for the other papers' experiments:
     queries_occluded          the same queries (ids, poses, backgrounds) with a pasted occluder
     queries_train             other such views of the seen objects (training a matcher)
     faces                     symmetric head identities in short tracks of smoothly varying pose and light
-    cars                      symmetric cars of distinct kinds (de-rendering and clustering)
+    faces_train               many other identities, single images at random pose and light (training)
+    cars                      symmetric cars of distinct kinds, viewed from the configured azimuth and elevation
+                              ranges (de-rendering and clustering)
+    cars_train                other instances of the same kinds in the same view ranges (training)
 """
 
 from __future__ import annotations
@@ -51,7 +54,9 @@ OBJECT_SPLITS = ("train", "calibration", "test", "depth_train", "unseen", "ood_s
 PUG_SIZES = (0.6, 0.8, 1.0, 1.25)
 #: Template matching: the templates, clean queries, the same queries partly occluded, training queries.
 TEMPLATE_SPLITS = ("templates", "queries", "queries_occluded", "queries_train")
-SPLITS = (*OBJECT_SPLITS, *TEMPLATE_SPLITS, "faces", "cars")
+#: De-rendering: evaluation face tracks and cars, and their training splits (other identities, other instances).
+DERENDER_SPLITS = ("faces", "faces_train", "cars", "cars_train")
+SPLITS = (*OBJECT_SPLITS, *TEMPLATE_SPLITS, *DERENDER_SPLITS)
 TRAIN_BACKGROUNDS = tuple(f for f in BACKGROUND_FAMILIES if f != "plain")
 
 
@@ -221,30 +226,47 @@ def _template_split(config: dict, split: str) -> list[SampleSpec]:
     return specs
 
 
-def face_identity(seed: int, identity: int):
-    """The identity ``identity`` (0-based) of the faces split, the same in every job."""
+#: Face pose ranges (degrees): yaw (azimuth) and pitch (elevation), for the tracks and the training faces alike.
+FACE_YAW, FACE_PITCH = (-45.0, 45.0), (-15.0, 20.0)
+
+
+def face_identity(seed: int, identity: int, tag: str = "face"):
+    """Identity ``identity`` (0-based) of the evaluation faces (``tag`` "face") or of the training faces
+    ("face_train": another stream, so the two sets of identities are disjoint), the same in every job."""
     from robust3d.synth.faces import sample_identity
 
-    return sample_identity(np.random.default_rng(stable_seed(seed, "face", identity)))
+    return sample_identity(np.random.default_rng(stable_seed(seed, tag, identity)))
+
+
+def face_class(split: str) -> str:
+    """Class name (and CAD folder) of a face split's identities."""
+    return "face_train" if split == "faces_train" else "face"
 
 
 def _face_split(config: dict, split: str) -> list[SampleSpec]:
-    """Tracks: pose (yaw = azimuth, pitch = elevation) and light move linearly from a start to an end."""
+    """``faces``: tracks whose pose (yaw = azimuth, pitch = elevation) and light move linearly from a start to an
+    end (BBT-like: a few identities, several tracks each). ``faces_train``: many other identities, a few single
+    images each at random pose and light (UTKFace-like)."""
     cfg, seed = config["synthetic"], config["seed"]
     fc = cfg["faces"]
+    train = split == "faces_train"
+    identities = fc["train_identities"] if train else fc["identities"]
+    tracks = fc["train_images_per_identity"] if train else fc["tracks_per_identity"]
+    frames = 1 if train else fc["frames_per_track"]
     specs = []
-    for ident in range(fc["identities"]):
-        albedo = face_identity(seed, ident)
-        for track in range(fc["tracks_per_identity"]):
+    for ident in range(identities):
+        albedo = face_identity(seed, ident, face_class(split))
+        for track in range(tracks):
             rng = np.random.default_rng(stable_seed(seed, split, ident, track))
-            yaw = np.radians(rng.uniform(-45, 45, 2))
-            pitch = np.radians(rng.uniform(-15, 20, 2))
+            yaw = np.radians(rng.uniform(*FACE_YAW, 2))
+            pitch = np.radians(rng.uniform(*FACE_PITCH, 2))
             lights = [np.array(_light(rng)) for _ in range(2)]
             background_seed = int(rng.integers(2**31))
-            for frame in range(fc["frames_per_track"]):
-                t = frame / max(1, fc["frames_per_track"] - 1)
+            for frame in range(frames):
+                t = frame / max(1, frames - 1)
+                name = f"faces_train_{ident:03d}_{track}" if train else f"faces_{ident:02d}_{track:02d}_{frame:03d}"
                 specs.append(SampleSpec(
-                    sample_id=f"faces_{ident:02d}_{track:02d}_{frame:03d}", split=split, category="face",
+                    sample_id=name, split=split, category=face_class(split),
                     cad_index=ident + 1, azimuth=float(np.remainder((1 - t) * yaw[0] + t * yaw[1], 2 * np.pi)),
                     elevation=float((1 - t) * pitch[0] + t * pitch[1]), theta=0.0,
                     distance=float(cfg["camera"]["distance"]), texture=albedo, background="plain",
@@ -257,24 +279,38 @@ def _face_split(config: dict, split: str) -> list[SampleSpec]:
 
 
 def car_class(kind: str) -> str:
-    """Class name (and CAD folder) of a car kind in the cars split."""
+    """Class name (and CAD folder) of a car kind in the cars splits."""
     return f"car_{kind}"
 
 
+def car_cad_indices(cc: dict, split: str) -> list[int]:
+    """1-based CAD instances of each kind a cars split draws: the evaluation instances first, the training ones
+    after them (disjoint, and adding training instances leaves the evaluation meshes unchanged)."""
+    n = cc["instances_per_kind"]
+    if split == "cars_train":
+        return list(range(n + 1, n + cc["train_instances_per_kind"] + 1))
+    return list(range(1, n + 1))
+
+
 def _car_split(config: dict, split: str) -> list[SampleSpec]:
-    """Cars of each kind, random colours (symmetric paint), views around the car from slightly above."""
+    """Cars of each kind, random colours (symmetric paint), views from the configured azimuth and elevation
+    ranges (around the front, from above: the view range Unsup3D's flip prior assumes)."""
     cfg, seed = config["synthetic"], config["seed"]
     cc = cfg["cars"]
+    instances = car_cad_indices(cc, split)
+    per_kind = cc["train_images_per_kind"] if split == "cars_train" else cc["images_per_kind"]
     specs = []
     for kind in cc["kinds"]:
-        for i in range(cc["images_per_kind"]):
+        for i in range(per_kind):
             rng = np.random.default_rng(stable_seed(seed, split, kind, i))
-            cad = i % cc["instances_per_kind"] + 1
+            cad = instances[i % len(instances)]
             paint = np.random.default_rng(stable_seed(seed, "paint", kind, cad))
             texture = replace(sample_texture("solid", float(paint.uniform()), paint), symmetric=True)
+            azimuth = math.radians(float(rng.uniform(*cc["azimuth"])))
             specs.append(SampleSpec(
-                sample_id=f"cars_{kind}_{i:05d}", split=split, category=car_class(kind), cad_index=cad,
-                azimuth=math.radians(float(rng.uniform(0, 360))), elevation=math.radians(float(rng.uniform(10, 40))),
+                sample_id=f"{split}_{kind}_{i:05d}", split=split, category=car_class(kind), cad_index=cad,
+                azimuth=float(np.remainder(azimuth, 2 * np.pi)),
+                elevation=math.radians(float(rng.uniform(*cc["elevation"]))),
                 theta=0.0, distance=float(cfg["camera"]["distance"]), texture=texture, background="plain",
                 background_seed=int(rng.integers(2**31)), light_dir=_light(rng),
                 ambient=float(rng.uniform(0.35, 0.55)), diffuse=float(rng.uniform(0.5, 0.8)),
@@ -289,9 +325,9 @@ def plan_split(config: dict, split: str) -> list[SampleSpec]:
         return _object_split(config, split)
     if split in TEMPLATE_SPLITS:
         return _template_split(config, split)
-    if split == "faces":
+    if split in ("faces", "faces_train"):
         return _face_split(config, split)
-    if split == "cars":
+    if split in ("cars", "cars_train"):
         return _car_split(config, split)
     raise ValueError(f"unknown split '{split}' (known: {', '.join(SPLITS)})")
 
@@ -313,8 +349,13 @@ def split_size(config: dict, split: str) -> int:
     if split == "faces":
         fc = cfg["faces"]
         return fc["identities"] * fc["tracks_per_identity"] * fc["frames_per_track"]
+    if split == "faces_train":
+        return cfg["faces"]["train_identities"] * cfg["faces"]["train_images_per_identity"]
     if split == "cars":
         return len(cfg["cars"]["kinds"]) * cfg["cars"]["images_per_kind"]
+    if split == "cars_train":
+        cc = cfg["cars"]
+        return len(cc["kinds"]) * cc["train_images_per_kind"] if cc["train_instances_per_kind"] else 0
     raise ValueError(f"unknown split '{split}' (known: {', '.join(SPLITS)})")
 
 
