@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from robust3d.data.format import read_manifest
 from robust3d.data.io import read_image, read_mask
@@ -13,6 +16,8 @@ from robust3d.variants.corruptions3d import CORRUPTIONS_3D
 from robust3d.variants.occlusion import OcclusionLevel, occlude_to_level, synthetic_occluders
 from robust3d.variants.registry import build_registry, make_variant
 from robust3d.variants.styles import STYLES, apply_style
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +58,16 @@ def test_occlusion_variant_updates_visible_mask_and_keeps_amodal(tmp_path, test_
         assert (amodal & occluder).sum() / amodal.sum() == pytest.approx(float(row["occluded_object"]), abs=1e-6)
 
 
-def test_occlusion_hits_its_levels(smoke_dataset):
-    """>= 90% of images inside each 3D-CompNets level's target box (object, background) +- 0.1."""
+@pytest.mark.parametrize("variant", ["occlusion", "occlusion_pascal3d"])
+def test_occlusion_hits_its_levels(smoke_dataset, variant):
+    """>= 90% of images inside each level's target box (object, background) +- 0.1, for 3D-CompNets' levels and
+    OccludedPASCAL3D+'s (config.yaml's)."""
+    levels = yaml.safe_load((REPO / "config.yaml").read_text())["variants"][variant]["levels"]
     df = pd.concat([read_manifest(smoke_dataset / s / "manifest.csv").assign(split=s)
                     for s in ("train", "ood_pose", "unseen")])
     occluders = synthetic_occluders(24, seed=0)
     rng = np.random.default_rng(0)
-    for level in (OcclusionLevel("L1", 0.1, 0.3), OcclusionLevel("L2", 0.3, 0.5), OcclusionLevel("L3", 0.5, 0.7)):
+    for level in (OcclusionLevel(name, *box) for name, box in levels.items()):
         inside = []
         for _, row in df.iterrows():
             root = smoke_dataset / row["split"]
@@ -80,7 +88,26 @@ def test_unknown_variant_and_level_are_refused(tmp_path, test_split):
 
 def test_registry_takes_occlusion_levels_from_config():
     reg = build_registry({"occlusion": {"levels": {"FGL1": [0.3, 0.1], "FGL2": [0.5, 0.3]}, "tolerance": 0.1}})
-    assert reg["occlusion"].levels == ("FGL1", "FGL2")
+    assert reg["occlusion"].levels == ("FGL1", "FGL2") and "occlusion_pascal3d" not in reg
+    reg = build_registry({"occlusion_pascal3d": {"levels": {"L1": [0.3, 0.1]}, "tolerance": 0.1}})
+    assert reg["occlusion_pascal3d"].levels == ("L1",) and reg["occlusion_pascal3d"].name == "occlusion_pascal3d"
+
+
+def test_occlusion_report_flags_levels_outside_their_box(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("occlusion_report", REPO / "scripts" / "occlusion_report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    for variant, inside in (("occlusion", [True] * 10), ("occlusion_pascal3d", [True] * 8 + [False] * 2)):
+        folder = tmp_path / "test" / variant / "L1"
+        folder.mkdir(parents=True)
+        pd.DataFrame({"occluded_object": 0.3, "occluded_background": 0.1, "in_level_range": inside}).to_csv(
+            folder / "manifest.csv", index=False)
+    assert report.main([str(tmp_path)]) == 0
+    assert report.main([str(tmp_path), "--min-in-range", "0.8"]) == 0
+    assert report.main([str(tmp_path), "--min-in-range", "0.9"]) == 1
+    assert "test/occlusion_pascal3d/L1 (80.0%)" in capsys.readouterr().err
 
 
 def test_styles_remove_texture_but_keep_the_silhouette():

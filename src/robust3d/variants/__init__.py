@@ -7,8 +7,10 @@ from __future__ import annotations
 
 
 def variant_pairs(variants_cfg: dict) -> list[tuple[str, str]]:
-    """(variant, level) pairs the `variants` section builds (occlusion levels, corruptions, styles at level 1)."""
-    pairs = [("occlusion", level) for level in variants_cfg["occlusion"]["levels"]]
+    """(variant, level) pairs the `variants` section builds (both occlusion variants' levels, corruptions, styles at
+    level 1)."""
+    pairs = [(name, level) for name in ("occlusion", "occlusion_pascal3d")
+             for level in variants_cfg.get(name, {}).get("levels", {})]
     for key in ("corruptions", "corruptions_3d"):
         pairs += [(name, str(sev)) for name in variants_cfg[key]["names"] for sev in variants_cfg[key]["severities"]]
     pairs += [(style, "1") for style in variants_cfg["styles"]]

@@ -83,7 +83,7 @@ def _style(name: str) -> Variant:
     return Variant(name, "style", ("1",), apply)
 
 
-def _occlusion(levels: dict[str, tuple[float, float]], tolerance: float) -> Variant:
+def _occlusion(levels: dict[str, tuple[float, float]], tolerance: float, name: str = "occlusion") -> Variant:
     from robust3d.variants.occlusion import OcclusionLevel, occlude_to_level
 
     targets = {k: OcclusionLevel(k, v[0], v[1], tolerance) for k, v in levels.items()}
@@ -93,11 +93,11 @@ def _occlusion(levels: dict[str, tuple[float, float]], tolerance: float) -> Vari
         return Changed(image, occ, {"occluded_object": fg, "occluded_background": bg,
                                     "in_level_range": targets[level].contains(fg, bg)})
 
-    return Variant("occlusion", "occlusion", tuple(levels), apply, needs_mask=True)
+    return Variant(name, "occlusion", tuple(levels), apply, needs_mask=True)
 
 
 def build_registry(variants_cfg: dict | None = None) -> dict[str, Variant]:
-    """All variants; occlusion levels come from the config (``variants.occlusion``)."""
+    """All variants; occlusion levels come from the config (``variants.occlusion``, ``occlusion_pascal3d``)."""
     from robust3d.variants.corruptions import CORRUPTIONS_2D
     from robust3d.variants.corruptions3d import CORRUPTIONS_3D
     from robust3d.variants.styles import STYLES
@@ -105,6 +105,10 @@ def build_registry(variants_cfg: dict | None = None) -> dict[str, Variant]:
     cfg = variants_cfg or {}
     occ = cfg.get("occlusion", {"levels": {"L1": [0.1, 0.3], "L2": [0.3, 0.5], "L3": [0.5, 0.7]}, "tolerance": 0.1})
     reg = {"occlusion": _occlusion({k: tuple(v) for k, v in occ["levels"].items()}, occ["tolerance"])}
+    pascal = cfg.get("occlusion_pascal3d", {"levels": {}})  # OccludedPASCAL3D+'s levels (off unless configured)
+    if pascal["levels"]:
+        reg["occlusion_pascal3d"] = _occlusion({k: tuple(v) for k, v in pascal["levels"].items()},
+                                               pascal["tolerance"], "occlusion_pascal3d")
     reg |= {n: _corruption_2d(n) for n in CORRUPTIONS_2D}
     exact = cfg.get("corruptions_3d", {}).get("reference_exact", True)
     reg |= {n: _corruption_3d(n, exact) for n in CORRUPTIONS_3D}
