@@ -34,8 +34,9 @@ def _render_args(p: argparse.ArgumentParser) -> None:
 def synth_render(args: argparse.Namespace) -> None:
     from robust3d.papers import load_config
     from robust3d.synth.dataset import render_chunk
+    from robust3d.variants.weather import apply_weather
 
-    n = render_chunk(load_config(args.config), args.split, args.chunk, args.cad_root, args.out)
+    n = render_chunk(load_config(args.config), args.split, args.chunk, args.cad_root, args.out, weather=apply_weather)
     print(f"rendered {n} samples of {args.split} chunk {args.chunk} into {args.out}")
 
 

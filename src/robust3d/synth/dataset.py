@@ -8,6 +8,7 @@ Two steps, each a Snakemake job: :func:`build_cad` writes the CAD models and per
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,9 @@ from robust3d.synth.plan import (
     stable_seed,
     template_cad_index,
 )
+
+#: Draws a weather over a rendered image: ``(image, name, severity, seed) -> image`` (variants.weather.apply_weather).
+WeatherFn = Callable[..., np.ndarray]
 
 
 def _extra_classes(config: dict) -> dict[str, list[Mesh]]:
@@ -87,8 +91,9 @@ def _load_meshes(root: Path, keys: set[tuple[str, int]]) -> dict[tuple[str, int]
 
 
 def render_chunk(config: dict, split: str, chunk: int, cad_root: str | Path, out_dir: str | Path,
-                 batch_size: int = 16) -> int:
-    """Render chunk ``chunk`` of ``split`` into ``out_dir``; returns the number of samples."""
+                 batch_size: int = 16, weather: WeatherFn | None = None) -> int:
+    """Render chunk ``chunk`` of ``split`` into ``out_dir``; returns the number of samples. ``weather(image, name,
+    severity, seed)`` draws a sample's weather (``ood_weather``; robust3d.variants.weather.apply_weather)."""
     cad_root, out_dir = Path(cad_root), Path(out_dir)
     specs = chunk_of(config, split, chunk)
     if not specs:
@@ -100,13 +105,14 @@ def render_chunk(config: dict, split: str, chunk: int, cad_root: str | Path, out
     with atomic_dir(out_dir) as tmp:
         for start in tqdm(range(0, len(specs), batch_size), desc=f"{split} chunk {chunk}", unit="batch"):
             batch = specs[start : start + batch_size]
-            rows += _render_batch(batch, meshes, cuboids, focal, tmp)
+            rows += _render_batch(batch, meshes, cuboids, focal, tmp, weather)
         with atomic_path(tmp / "manifest.csv") as m:
             pd.DataFrame(rows).to_csv(m, index=False)
     return len(rows)
 
 
-def _render_batch(batch: list[SampleSpec], meshes, cuboids, focal: float, tmp: Path) -> list[dict]:
+def _render_batch(batch: list[SampleSpec], meshes, cuboids, focal: float, tmp: Path,
+                  weather: WeatherFn | None = None) -> list[dict]:
     size, viewport = batch[0].image_size, batch[0].viewport  # one split per chunk: one camera
     scenes = []
     for s in batch:
@@ -140,6 +146,11 @@ def _render_batch(batch: list[SampleSpec], meshes, cuboids, focal: float, tmp: P
             rgb, occluder, share = occlude(rgb, amodal, np.random.default_rng(s.background_seed + 1), s.occlusion)
             rel["occluder_mask"] = f"masks/{s.sample_id}_occluder.png"
             write_mask(tmp / rel["occluder_mask"], occluder)
+        if s.weather is not None:
+            if weather is None:
+                raise ValueError(f"sample {s.sample_id} has weather {s.weather[0]}: render it with "
+                                 "render_chunk(..., weather=robust3d.variants.weather.apply_weather)")
+            rgb = weather(rgb, *s.weather, seed=s.background_seed + 2)
         write_image(tmp / rel["image"], rgb)
         write_mask(tmp / rel["mask_visible"], amodal if occluder is None else amodal & ~occluder)
         write_mask(tmp / rel["mask_amodal"], amodal)

@@ -11,6 +11,7 @@ Splits and the nuisance each one shifts (everything else as in training):
     ood_pose                  elevations from ``pose.ood_elevation`` (views never seen in training)
     ood_texture               held-out texture families with random palettes
     ood_context               a held-out background family
+    ood_weather               snow, fog, frost or rain over the render (per sample, in the ``weather`` column)
     style                     cartoon rendering (flat colours, outlines) on plain backgrounds
     cue_conflict              the shape of one category wearing the texture of another (shape-bias metric)
     pug_size, pug_texture     PUG-like factor sweeps: object size (level = size factor), texture family (level)
@@ -49,7 +50,8 @@ if TYPE_CHECKING:
     from robust3d.render.scene import Albedo
 
 OBJECT_SPLITS = ("train", "calibration", "test", "depth_train", "unseen", "ood_shape", "ood_pose", "ood_texture",
-                 "ood_context", "style", "cue_conflict", "pug_size", "pug_texture")
+                 "ood_context", "ood_weather", "style", "cue_conflict", "pug_size", "pug_texture")
+
 #: Object-size factors of the pug_size sweep (the camera distance is divided by the factor).
 PUG_SIZES = (0.6, 0.8, 1.0, 1.25)
 #: Template matching: the templates, clean queries, the same queries partly occluded, training queries.
@@ -58,6 +60,8 @@ TEMPLATE_SPLITS = ("templates", "queries", "queries_occluded", "queries_train")
 DERENDER_SPLITS = ("faces", "faces_train", "cars", "cars_train")
 SPLITS = (*OBJECT_SPLITS, *TEMPLATE_SPLITS, *DERENDER_SPLITS)
 TRAIN_BACKGROUNDS = tuple(f for f in BACKGROUND_FAMILIES if f != "plain")
+#: The weathers of ``ood_weather``, one per sample in turn (drawn over the render by robust3d.variants.weather).
+WEATHERS = ("snow", "fog", "frost", "rain")
 
 
 @dataclass
@@ -82,6 +86,7 @@ class SampleSpec:
     image_size: int = 128
     viewport: float = 3000.0
     occlusion: tuple[float, float] | None = None  # share of the object an occluder covers (queries)
+    weather: tuple[str, int] | None = None  # (weather, severity) drawn over the render (ood_weather)
     extra: dict = field(default_factory=dict)
 
 
@@ -154,6 +159,8 @@ def _object_split(config: dict, split: str) -> list[SampleSpec]:
                 factor = PUG_SIZES[i % len(PUG_SIZES)]
                 distance /= factor
                 extra = {"level": str(factor)}
+            elif split == "ood_weather":
+                extra = {"weather": WEATHERS[i % len(WEATHERS)]}
             elif split == "pug_texture":
                 family = FAMILIES[i % len(FAMILIES)]
                 _, hue = category_style(cfg["categories"].index(category), len(cfg["categories"]))
@@ -173,6 +180,7 @@ def _object_split(config: dict, split: str) -> list[SampleSpec]:
                 background_seed=int(rng.integers(2**31)), light_dir=_light(rng),
                 ambient=float(rng.uniform(0.35, 0.55)), diffuse=float(rng.uniform(0.45, 0.7)),
                 style="cartoon" if split == "style" else "photo",
+                weather=(extra["weather"], int(cfg["weather"]["severity"])) if split == "ood_weather" else None,
                 image_size=cfg["image_size"], viewport=float(cfg["camera"]["viewport"]), extra=extra,
             ))
     return specs
