@@ -55,3 +55,34 @@ def test_rendering_weather_needs_the_weather_function(tmp_path, smoke_config, sm
     with pytest.raises(ValueError, match="weather=robust3d.variants.weather.apply_weather"):
         render_chunk(smoke_config, "ood_weather", 0, smoke_dataset / "cad", tmp_path / "chunk")
     assert not (tmp_path / "chunk").exists()
+
+
+def test_class_subsets_point_at_the_split_and_are_checked_as_subsets(tmp_path, smoke_config, smoke_dataset):
+    """synthetic.subsets: a subset manifest resolves from its own folder, holds exactly the planned samples of its
+    classes (check_manifest passes it, and refuses it with a row dropped)."""
+    import copy
+
+    from robust3d.data.format import check_manifest
+    from robust3d.data.subsets import subset_manifest
+    from robust3d.errors import ConfigError, InputError
+    from robust3d.papers import validate_config
+    from robust3d.synth.plan import planned_sample_ids, subset_manifest_path
+
+    cfg = copy.deepcopy(smoke_config)
+    cfg["synthetic"]["root"] = str(smoke_dataset)
+    out = subset_manifest_path(cfg, "two", "ood_weather")
+    subset_manifest(smoke_dataset / "ood_weather" / "manifest.csv", out, keep=["aeroplane", "car"])
+    expected = planned_sample_ids(cfg, out)
+    assert expected and {s.split("_")[2] for s in expected} == {"aeroplane", "car"}
+    df = check_manifest(out, expected)
+    assert set(df["class"]) == {"aeroplane", "car"} and set(df["weather"]) <= set(WEATHERS)
+    df.iloc[1:].to_csv(out, index=False)
+    with pytest.raises(InputError, match="lacks 1"):
+        check_manifest(out, expected)
+    bad = copy.deepcopy(smoke_config)
+    bad["synthetic"]["subsets"] = {"x": {"classes": ["proc000"], "splits": ["ood_shape"]}}
+    with pytest.raises(ConfigError, match="not training categories"):
+        validate_config(bad)
+    bad["synthetic"]["subsets"] = {"x": {"classes": ["car"], "splits": ["templates"]}}
+    with pytest.raises(ConfigError, match="'templates' is not an object split"):
+        validate_config(bad)

@@ -198,6 +198,16 @@ def _check_synthetic(cfg: dict[str, Any]) -> None:
         lo, hi = cfg["pose"][name]
         if lo < -90 or hi > 90:
             raise ConfigError(f"key 'synthetic.pose.{name}': elevation must lie in [-90, 90] degrees")
+    from robust3d.synth.plan import OBJECT_SPLITS, train_categories
+
+    for name, subset in cfg["subsets"].items():
+        unknown = [c for c in subset["classes"] if c not in train_categories(cfg)]
+        if unknown:
+            raise ConfigError(f"key 'synthetic.subsets.{name}.classes': {unknown} are not training categories")
+        for split in subset["splits"]:
+            if split not in OBJECT_SPLITS or split == "unseen" or not cfg["splits"].get(split, 0):
+                raise ConfigError(f"key 'synthetic.subsets.{name}.splits': '{split}' is not an object split of the "
+                                  "training categories that this config renders")
     for name in ("azimuth", "elevation"):
         lo, hi = cfg["cars"][name]
         if lo > hi:

@@ -103,6 +103,14 @@ def variant_outputs():
     ]
 
 
+def subset_outputs():
+    """The class subsets of splits the config asks for (synthetic.subsets)."""
+    from robust3d.synth.plan import subset_manifest_path
+
+    return [subset_manifest_path(config, name, split) for name, subset in SYNTH["subsets"].items()
+            for split in subset["splits"]]
+
+
 def depth_inputs(wildcards):
     inputs = {"manifest": f"{SYNTH_ROOT}/{wildcards.split}/manifest.csv"}
     if DEPTH_BACKEND == "local":
@@ -132,6 +140,7 @@ def final_outputs():
         expand(f"{SYNTH_ROOT}/{{split}}/manifest.csv", split=synth_splits())
         + expand(f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", split=synth_splits())
         + variant_outputs()
+        + subset_outputs()
         + depth_outputs()
         + REAL_DATASETS.outputs()  # empty unless a `datasets` block is enabled
         + [path for plan in STAGES.values() for path in plan.outputs()]

@@ -72,3 +72,27 @@ rule synth_contact_sheet:
     shell:
         "python -m robust3d contact-sheet --manifest {input.manifest} --cad-root {input.cad} "
         "--out {output} > {log} 2>&1"
+
+
+# A class subset of a split (synthetic.subsets, e.g. OOD-CV's 10 classes): a manifest pointing at the split's files.
+rule synth_subset:
+    input:
+        f"{SYNTH_ROOT}/{{split}}/manifest.csv",
+    output:
+        f"{SYNTH_ROOT}/subsets/{{subset}}/{{split}}/manifest.csv",
+    params:
+        classes=lambda wildcards: " ".join(SYNTH["subsets"][wildcards.subset]["classes"]),
+    wildcard_constraints:
+        subset="|".join(SYNTH["subsets"]) or "no_subset",
+    log:
+        side_log("synth/subsets/{subset}/{split}.log"),
+    benchmark:
+        side_benchmark("synth/subsets/{subset}/{split}.tsv")
+    conda:
+        "../../envs/robust3d.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    shell:
+        "python -m robust3d subset-manifest --manifest {input:q} --out {output:q} --classes {params.classes} "
+        "> {log} 2>&1"

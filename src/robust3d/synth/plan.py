@@ -12,6 +12,8 @@ Splits and the nuisance each one shifts (everything else as in training):
     ood_texture               held-out texture families with random palettes
     ood_context               a held-out background family
     ood_weather               snow, fog, frost or rain over the render (per sample, in the ``weather`` column)
+Class subsets (``synthetic.subsets``: e.g. OOD-CV's 10 classes of the ood_* splits) are manifests under
+``<root>/subsets/<name>/<split>/`` that point at the split's files.
     style                     cartoon rendering (flat colours, outlines) on plain backgrounds
     cue_conflict              the shape of one category wearing the texture of another (shape-bias metric)
     pug_size, pug_texture     PUG-like factor sweeps: object size (level = size factor), texture family (level)
@@ -393,4 +395,21 @@ def planned_sample_ids(config: dict, manifest: str | Path) -> list[str] | None:
     split = manifest_split(manifest)
     if split not in SPLITS:
         return None
-    return [s.sample_id for s in plan_split(config, split)]
+    subset = subset_of(config, manifest)
+    keep = None if subset is None else set(config["synthetic"]["subsets"][subset]["classes"])
+    return [s.sample_id for s in plan_split(config, split) if keep is None or s.category in keep]
+
+
+def subset_manifest_path(config: dict, subset: str, split: str) -> str:
+    """Where subset ``subset`` of ``split`` lies: ``<root>/subsets/<subset>/<split>/manifest.csv``."""
+    return f"{config['synthetic']['root']}/subsets/{subset}/{split}/manifest.csv"
+
+
+def subset_of(config: dict, manifest: str | Path) -> str | None:
+    """The configured subset a manifest under ``<root>/subsets/<name>/<split>/`` belongs to, else None."""
+    parts = Path(manifest).resolve().parts
+    root = Path(config["synthetic"]["root"]).resolve().parts
+    rel = parts[len(root):]
+    if len(rel) == 4 and rel[0] == "subsets" and rel[1] in config["synthetic"]["subsets"]:
+        return rel[1]
+    return None
