@@ -158,11 +158,11 @@ class TrainColumn(Column):
                 return None  # an epoch timed once has no spread to resample
             setup = float(run[self.field_name]) - sum(repeats)
             resampled = bootstrap_replicates(repeats, lambda a: a.mean(axis=-1), n_resamples,
-                                             seed=stable_seed(row.model, self.key, k))
+                                             seed=replicate_seed(row.model, self.key, k))
             totals.append(setup + len(repeats) * resampled)
         stacked = np.stack(totals)  # (runs, n_resamples)
         if len(views) > 1:  # resample the runs too
-            drawn = resample_indices(np.random.default_rng(stable_seed(row.model, self.key, "runs")), n_resamples,
+            drawn = resample_indices(np.random.default_rng(replicate_seed(row.model, self.key, "runs")), n_resamples,
                                      len(views))
             stacked = stacked[drawn.T, np.arange(n_resamples)]
         return stacked.mean(axis=0) * self.scale
@@ -236,7 +236,7 @@ class TableSpec:
         return out
 
 
-def stable_seed(*parts: object) -> int:
+def replicate_seed(*parts: object) -> int:
     """A seed fixed by ``parts`` (the same on every run and machine), so unrelated cells resample independently."""
     import zlib
 

@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from robust3d.models.backbones import build_backbone
-from robust3d.models.neural_mesh.flops import count_flops, step_seconds, synthetic_batch, synthetic_loss
+from robust3d.models.neural_mesh.flops import (
+    count_flops,
+    step_seconds,
+    synthetic_batch,
+    synthetic_loss,
+    upper_median,
+)
 from robust3d.papers.compnets.routes import data_route
 
 
@@ -60,7 +67,7 @@ def scaling_rows(cfg: dict, device: torch.device | str = "cpu", classes: list[in
 
             f = step()  # warm-up (allocations, kernel selection); also gives features for the FLOP count
             times = step_seconds(step, int(scaling["steps"]), device)
-            seconds = float(sorted(times)[len(times) // 2])  # the median: robust to other jobs stealing the CPU
+            seconds = float(upper_median(np.asarray(times)))  # robust to other jobs stealing the CPU
             leaf_flops = count_flops(lambda f=f, data=data, loss=loss, n=n, omega=omega:
                                      synthetic_loss(loss, f.clone().requires_grad_(True), data, temperature, omega, n))
             rows.append({"model": name, "n_classes": n_classes, "vertices_per_class": k, "cross_samples": n,

@@ -29,7 +29,7 @@ from robust3d.tables.spec import (
     Row,
     TableSpec,
     TrainColumn,
-    stable_seed,
+    replicate_seed,
 )
 
 if TYPE_CHECKING:
@@ -133,6 +133,8 @@ class ScalingColumn(Column):
     def replicates(self, row: Row, sources: Sources, n_resamples: int = 2000) -> np.ndarray | None:
         """Step times only: each point's median over its repeated steps (``step_seconds_repeats``) resampled with
         replacement, and the slope of those resampled medians (a point's replicates when ``n_classes`` is set)."""
+        from robust3d.models.neural_mesh.flops import upper_median  # the scaling run's median (torch: imported late)
+
         df = _series(sources, row.model)
         if self.field_name != "step_seconds" or df is None or "step_seconds_repeats" not in df:
             return None
@@ -143,16 +145,12 @@ class ScalingColumn(Column):
         repeats = [[float(t) for t in str(times).split()] for times in df["step_seconds_repeats"]]
         if any(len(r) < 2 for r in repeats):
             return None  # a step timed once has no spread to resample
-        points = [bootstrap_replicates(r, upper_median, n_resamples, seed=stable_seed(row.model, int(n)))
+        points = [bootstrap_replicates(r, upper_median, n_resamples, seed=replicate_seed(row.model, int(n)))
                   for n, r in zip(df["n_classes"], repeats, strict=True)]
         if self.n_classes is not None:
             return points[0]
         return loglog_slopes(df["n_classes"], np.stack(points)) if len(points) >= 2 else None
 
-
-def upper_median(values: np.ndarray) -> np.ndarray:
-    """The median the scaling run reports (the upper middle value of each row), over the last axis."""
-    return np.sort(values, axis=-1)[..., values.shape[-1] // 2]
 
 
 # ---------------------------------------------------------------------------------------------- tables
