@@ -25,7 +25,9 @@ from robust3d.depth import (
     train_local_depth,
 )
 from robust3d.depth.backends import ZOEDEPTH_REPO, ZOEDEPTH_WEIGHTS
-from robust3d.depth.local import depth_loss
+from robust3d.depth.local import WEIGHTS_FORMAT, depth_loss, mask_loss, whole_image_depth
+from robust3d.depth.metrics import per_image_background_abs_rel
+from robust3d.geometry.backdrop import BACKDROP_DEPTH_FACTOR, backdrop_depth
 
 # ---------------------------------------------------------------------------------------------------------------
 # A tiny dataset with exact depth: shaded spheres at distance ~5 (radius 0.8) on a noisy background (depth 0).
@@ -224,9 +226,69 @@ def test_unet_shape_size_and_initial_constant():
     net = DepthUNet(base_channels=16, log_depth_offset=np.log(5.0))
     n_params = sum(p.numel() for p in net.parameters())
     assert 0.5e6 <= n_params <= 2e6
-    out = net(torch.rand(2, 3, 64, 48))
-    assert out.shape == (2, 64, 48)
-    assert torch.allclose(out.exp(), torch.tensor(5.0))  # zero-initialized head: starts at the baseline
+    log_depth, fg_logit = net(torch.rand(2, 3, 64, 48))
+    assert log_depth.shape == fg_logit.shape == (2, 64, 48)
+    assert torch.allclose(log_depth.exp(), torch.tensor(5.0))  # zero-initialized head: starts at the baseline
+    assert torch.all(fg_logit == 0)  # and undecided between surface and backdrop
+
+
+def _slow_whole_image_depth(log_depth: torch.Tensor, fg_logit: torch.Tensor) -> torch.Tensor:
+    """Reference composite, one image and one pixel at a time."""
+    out = torch.empty_like(log_depth)
+    for b in range(len(log_depth)):
+        fg = [(i, j) for i in range(log_depth.shape[1]) for j in range(log_depth.shape[2])
+              if torch.sigmoid(fg_logit[b, i, j]) > 0.5]
+        if not fg:
+            flat = int(fg_logit[b].flatten().argmax())
+            fg = [divmod(flat, log_depth.shape[2])]
+        far = max(float(log_depth[b, i, j].exp()) for i, j in fg)
+        for i in range(log_depth.shape[1]):
+            for j in range(log_depth.shape[2]):
+                out[b, i, j] = log_depth[b, i, j].exp() if (i, j) in fg else BACKDROP_DEPTH_FACTOR * far
+    return out
+
+
+def test_whole_image_depth_puts_the_backdrop_behind_the_farthest_predicted_surface():
+    gen = torch.Generator().manual_seed(0)
+    log_depth = torch.randn(3, 5, 4, generator=gen) * 0.2 + 1.5
+    fg_logit = torch.randn(3, 5, 4, generator=gen)
+    fg_logit[2] = -torch.rand(5, 4, generator=gen) - 0.1  # no pixel passes: the most surface-like one counts
+    fast = whole_image_depth(log_depth, fg_logit)
+    assert torch.allclose(fast, _slow_whole_image_depth(log_depth, fg_logit))
+    assert torch.isfinite(fast).all() and (fast > 0).all()
+    # a true map composited the same way is exactly fill_backdrop's scene: the renderer's backdrop
+    depth = torch.tensor([[[0.0, 2.0], [3.0, 0.0]]])
+    whole = whole_image_depth(depth.clamp_min(1e-3).log(), torch.where(depth > 0, 9.0, -9.0))
+    assert whole[0, 0, 0] == pytest.approx(backdrop_depth(depth[0].numpy()))
+
+
+def test_mask_loss_is_balanced_and_lowest_at_the_true_mask():
+    depth = torch.zeros(1, 10, 10)
+    depth[0, :2, :2] = 5.0  # 4 surface pixels, 96 background
+    right = torch.where(depth > 0, 8.0, -8.0)
+    assert float(mask_loss(right, depth)) < 0.01
+    all_bg = torch.full_like(depth, -8.0)  # 96% pixel accuracy, yet as bad as calling everything surface
+    all_fg = torch.full_like(depth, 8.0)
+    assert float(mask_loss(all_bg, depth)) > 1.0
+    assert float(mask_loss(all_bg, depth)) == pytest.approx(float(mask_loss(all_fg, depth)), rel=0.3)
+
+
+def test_background_abs_rel_scores_against_the_backdrop():
+    gt = torch.tensor([[[0.0, 2.0], [3.0, 0.0]]])
+    backdrop = BACKDROP_DEPTH_FACTOR * 3.0
+    exact = torch.tensor([[[backdrop, 2.0], [3.0, backdrop]]])
+    assert float(per_image_background_abs_rel(exact, gt)["background_abs_rel"][0]) == pytest.approx(0.0)
+    half = torch.tensor([[[backdrop / 2, 2.0], [3.0, backdrop]]])
+    assert float(per_image_background_abs_rel(half, gt)["background_abs_rel"][0]) == pytest.approx(0.25)
+    empty = per_image_background_abs_rel(torch.ones(1, 2, 2), torch.zeros(1, 2, 2))  # no surface: no backdrop
+    assert torch.isnan(empty["background_abs_rel"]).all()
+
+
+def test_loading_refuses_weights_without_a_foreground_head(tmp_path):
+    old = tmp_path / "old.pt"
+    torch.save({"format": "robust3d.local_depth/1", "state_dict": {}}, old)
+    with pytest.raises(ValueError, match=f"{WEIGHTS_FORMAT}.*retrain"):
+        load_local_depth(old)
 
 
 def test_loss_ignores_invalid_pixels():
@@ -247,6 +309,9 @@ def test_training_learns_beats_constant_and_resumes(trained):
     assert second["val_loss"] < 0.9 * second["val_loss_initial"]
     assert second["val_rel_rmse"] < second["val_baseline_rel_rmse"]
     assert second["n_train"] == 36 and second["n_val"] == 12
+    # the whole-image map: the backdrop where no surface is (issue 15's must-show: within 10% AbsRel of it)
+    assert second["val_background_abs_rel"] < 0.1
+    assert second["val_mask_iou"] > 0.6  # from 0: the zero-initialized head calls no pixel a surface
     model, meta = load_local_depth(trained["out"])
     assert meta["image_size"] == 32 and meta["train_median_depth"] == pytest.approx(second["train_median_depth"])
 
@@ -288,7 +353,14 @@ def test_extract_depth_writes_a_resolving_manifest(spheres, trained, tmp_path):
 
     scores = evaluate_depth(out_dir / "manifest.csv", baseline_depth=trained["second"]["train_median_depth"])
     assert scores["n_images"] == 48
-    assert scores["abs_rel"] < 0.1 and scores["rel_rmse"] < scores["baseline_rel_rmse"]
+    # object pixels of the whole-image map (its shape figure, rel_rmse, pays for every pixel the foreground head
+    # misses with the backdrop; the depth head alone beats the constant: test_training_learns_...)
+    assert scores["abs_rel"] < 0.1
+    assert scores["background_abs_rel"] < 0.1 and scores["background_n_pixels"] > 0
+    # the constant backend is nowhere near the backdrop (5 against about 4 x 5.4): the figure can fail
+    constant = extract_depth(spheres, _Constant(), tmp_path / "constant", progress=False)
+    assert len(constant) == 48
+    assert evaluate_depth(tmp_path / "constant" / "manifest.csv")["background_abs_rel"] > 0.5
 
 
 class _Constant(DepthBackend):

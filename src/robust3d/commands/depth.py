@@ -28,7 +28,7 @@ def train_depth(args: argparse.Namespace) -> None:
     metrics = train_local_depth([Path(m) for m in args.manifest], Path(args.out), epochs=d["epochs"],
                                 batch_size=d["batch_size"], lr=d["lr"], image_size=d["image_size"],
                                 seed=config["seed"], device=resolve_device(config["device"]),
-                                checkpoint_every=d["checkpoint_every"])
+                                checkpoint_every=d["checkpoint_every"], mask_weight=d["mask_weight"])
     write_json(args.metrics, metrics)
     print(json.dumps({k: v for k, v in metrics.items() if isinstance(v, int | float)}, indent=1, default=float))
 

@@ -145,7 +145,8 @@ class ZoeDepth(DepthBackend):
 
 @register_backend("local")
 class LocalDepth(DepthBackend):
-    """The small U-Net of :mod:`robust3d.depth.local`, trained by the pipeline on the dataset's true depth."""
+    """The small U-Net of :mod:`robust3d.depth.local`, trained by the pipeline on the dataset's true depth; its
+    depth covers the whole image (the backdrop where its foreground head sees no surface)."""
 
     def __init__(self, weights: str | Path, device: str | torch.device = "cpu", batch_size: int = 32) -> None:
         from robust3d.depth.local import load_local_depth
@@ -159,8 +160,11 @@ class LocalDepth(DepthBackend):
         self.batch_size = batch_size
         self.model, self.meta = load_local_depth(path, self.device)
         self.image_size = int(self.meta["image_size"])
+        self.far_scale = float(self.meta["far_scale"])
 
     def predict(self, images: torch.Tensor) -> torch.Tensor:
+        from robust3d.depth.local import whole_image_depth
+
         x = _check_images(images).float().clamp(0, 1)
         size = x.shape[-2:]
         out = []
@@ -170,8 +174,8 @@ class LocalDepth(DepthBackend):
                 if tuple(size) != (self.image_size, self.image_size):  # the network saw square, resized images
                     chunk = F.interpolate(chunk, size=(self.image_size,) * 2, mode="bilinear", align_corners=False,
                                           antialias=True)
-                depth = self.model(chunk).exp()
-                if depth.shape[-2:] != size:
-                    depth = F.interpolate(depth[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
-                out.append(depth.float().cpu())
+                heads = torch.stack(self.model(chunk), 1)  # [B, 2, h, w]: log-depth, foreground logit
+                if heads.shape[-2:] != size:  # resize the heads, then composite: no blend of surface and backdrop
+                    heads = F.interpolate(heads, size=size, mode="bilinear", align_corners=False)
+                out.append(whole_image_depth(heads[:, 0], heads[:, 1], far_scale=self.far_scale).float().cpu())
         return torch.cat(out)

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from robust3d.data.format import read_manifest, relocate_manifest
 from robust3d.data.io import atomic_dir, read_image, read_npy, write_npy
 from robust3d.depth.backends import DepthBackend, get_backend
-from robust3d.depth.metrics import aggregate, per_image_depth_metrics
+from robust3d.depth.metrics import aggregate, per_image_background_abs_rel, per_image_depth_metrics
 
 PSEUDO_DEPTH = "pseudo_depth"
 
@@ -74,7 +74,8 @@ def extract_depth(manifest: Path, backend: DepthBackend | str, out_dir: Path, ba
 
 def evaluate_depth(manifest: Path, column: str = PSEUDO_DEPTH, baseline_depth: float | None = None,
                    batch_size: int = 64) -> dict[str, float]:
-    """Depth metrics of ``column`` against the true ``depth`` on valid pixels (true depth > 0), per-image mean.
+    """Depth metrics of ``column`` against the true ``depth`` on valid pixels (true depth > 0), per-image mean, and
+    ``background_abs_rel``: its AbsRel on the background pixels against the project's backdrop depth.
 
     With ``baseline_depth`` (the median of the training depths), the constant baseline's metrics are added with
     the prefix ``baseline_``. A prediction of another resolution is resized (bilinear) to the true depth's.
@@ -89,6 +90,7 @@ def evaluate_depth(manifest: Path, column: str = PSEUDO_DEPTH, baseline_depth: f
         raise ValueError(f"{manifest} has no sample with both '{column}' and a true depth")
     per_image: list[dict[str, torch.Tensor]] = []
     per_base: list[dict[str, torch.Tensor]] = []
+    per_background: list[dict[str, torch.Tensor]] = []
     for start in range(0, len(df), batch_size):
         part = df.iloc[start:start + batch_size]
         preds, gts = [], []
@@ -105,9 +107,14 @@ def evaluate_depth(manifest: Path, column: str = PSEUDO_DEPTH, baseline_depth: f
             groups = [(p[None], g[None]) for p, g in zip(preds, gts, strict=True)]
         for p, g in groups:
             per_image.append(per_image_depth_metrics(p, g))
+            per_background.append(per_image_background_abs_rel(p, g))
             if baseline_depth is not None:
                 per_base.append(per_image_depth_metrics(torch.full_like(g, baseline_depth), g))
     result = aggregate({k: torch.cat([m[k] for m in per_image]) for k in per_image[0]})
+    background = aggregate({k: torch.cat([m[k] for m in per_background]) for k in per_background[0]},
+                           metrics=("background_abs_rel",))
+    result["background_abs_rel"] = background["background_abs_rel"]
+    result["background_n_pixels"] = background["n_pixels"]
     if per_base:
         result.update(aggregate({k: torch.cat([m[k] for m in per_base]) for k in per_base[0]}, prefix="baseline_"))
     return result

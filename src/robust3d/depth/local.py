@@ -1,9 +1,16 @@
 """A small monocular depth network trained on the dataset's own true depth: the offline stand-in for ZoeDepth.
 
-The network is a compact U-Net (about 1.2 M parameters) predicting log-depth per pixel; its output starts at the
-log of the training median depth (zero-initialized head), so training starts exactly at the constant baseline
-and every gain over that constant is learned. The loss is an L1 on log depth (scale-aware: metric depth is the
-target) plus a multi-scale gradient term on the log residual (relative shape), over valid pixels (depth > 0) only.
+The network is a compact U-Net (about 1.2 M parameters) with two heads: log-depth per pixel and a foreground logit
+(is there a surface here, or the backdrop?). The depth head starts at the log of the training median depth
+(zero-initialized head), so training starts exactly at the constant baseline and every gain over that constant is
+learned. Its loss is an L1 on log depth (scale-aware: metric depth is the target) plus a multi-scale gradient term
+on the log residual (relative shape), over valid pixels (depth > 0) only; the foreground head is trained on
+``depth > 0`` with a class-balanced cross-entropy plus a Dice term (objects cover a fraction of the frame).
+
+The pseudo-depth a split gets covers the whole image (:func:`whole_image_depth`): the depth head where the
+foreground head says "surface", and elsewhere the project's one backdrop
+(:data:`robust3d.geometry.backdrop.BACKDROP_DEPTH_FACTOR` times the farthest predicted surface), the same wall
+the renderer's 3D corruptions put behind the object.
 
 Training is resumable: every ``checkpoint_every`` steps the model, optimizer, step, epoch and RNG states go to
 ``<out>.ckpt`` (outside the declared output); a rerun continues from there. Batch order and flips are derived from
@@ -27,11 +34,14 @@ from tqdm.auto import tqdm
 
 from robust3d.data.format import read_manifest
 from robust3d.data.io import atomic_path, read_image, read_npy
-from robust3d.depth.metrics import aggregate, per_image_depth_metrics
+from robust3d.depth.metrics import aggregate, per_image_background_abs_rel, per_image_depth_metrics
 from robust3d.models.runtime import checkpoint_path, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
-WEIGHTS_FORMAT = "robust3d.local_depth/1"
+WEIGHTS_FORMAT = "robust3d.local_depth/2"  # /1 had no foreground head: refused
 MIN_DEPTH = 1e-3
+FG_LOGIT_SCALE = 10.0
+"""The foreground logit is the head's output times this: a decision of +-5 logits is then a small weight change,
+so the mask is learnt within the few epochs the depth head needs (unscaled, its IoU lagged far behind)."""
 
 
 class ConvBlock(nn.Sequential):
@@ -45,7 +55,10 @@ class ConvBlock(nn.Sequential):
 
 
 class DepthUNet(nn.Module):
-    """RGB ``[B,3,H,W]`` in [0,1] -> log-depth ``[B,H,W]``; H and W must be multiples of ``2**levels``."""
+    """RGB ``[B,3,H,W]`` in [0,1] -> (log-depth ``[B,H,W]``, foreground logit ``[B,H,W]``).
+
+    H and W must be multiples of ``2**levels``.
+    """
 
     def __init__(self, base_channels: int = 16, levels: int = 4, log_depth_offset: float = 0.0) -> None:
         super().__init__()
@@ -57,12 +70,12 @@ class DepthUNet(nn.Module):
         ups = [chans[-1], *chans[:0:-1]]  # channels arriving from below at each decoder level, top-down reversed
         self.decoders = nn.ModuleList(ConvBlock(c_up + c_skip, c_skip) for c_up, c_skip in zip(ups, chans[::-1],
                                                                                                strict=True))
-        self.head = nn.Conv2d(chans[0], 1, 1)
-        nn.init.zeros_(self.head.weight)  # start at the constant log_depth_offset: the trivial baseline
+        self.head = nn.Conv2d(chans[0], 2, 1)  # channel 0: log-depth, channel 1: foreground logit
+        nn.init.zeros_(self.head.weight)  # start at the constant log_depth_offset (the trivial baseline), p(fg) 0.5
         nn.init.zeros_(self.head.bias)
         self.register_buffer("log_depth_offset", torch.tensor(float(log_depth_offset)))
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = images * 2 - 1
         skips = []
         for enc in self.encoders:
@@ -73,7 +86,68 @@ class DepthUNet(nn.Module):
         for dec, skip in zip(self.decoders, reversed(skips), strict=True):
             x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
             x = dec(torch.cat([x, skip], 1))
-        return self.head(x)[:, 0] + self.log_depth_offset
+        out = self.head(x)
+        return out[:, 0] + self.log_depth_offset, FG_LOGIT_SCALE * out[:, 1]
+
+
+def predicted_far_depth(log_depth: torch.Tensor, fg_logit: torch.Tensor, threshold: float = 0.5
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The predicted surface mask ``[B,H,W]`` and each image's farthest predicted surface depth ``[B]``."""
+    depth = log_depth.exp()
+    flat_fg = (torch.sigmoid(fg_logit) > threshold).flatten(1)
+    best = fg_logit.flatten(1).argmax(1)
+    fallback = torch.zeros_like(flat_fg).scatter_(1, best[:, None], True)
+    surface = torch.where(flat_fg.any(1, keepdim=True), flat_fg, fallback)
+    return surface.view_as(depth), torch.where(surface, depth.flatten(1), 0.0).amax(1)
+
+
+def whole_image_depth(log_depth: torch.Tensor, fg_logit: torch.Tensor, threshold: float = 0.5,
+                      far_scale: float = 1.0) -> torch.Tensor:
+    """``[B,H,W]`` depth over the whole frame: the predicted surface where ``sigmoid(fg_logit) > threshold``, and the
+    backdrop (``BACKDROP_DEPTH_FACTOR`` x ``far_scale`` x the farthest predicted surface point) everywhere else.
+
+    ``far_scale`` corrects the far point's bias: a regressed depth map is pulled toward the median, so its maximum
+    falls short of the true one (on the embedded benchmark by about 6%); training fits the scale on its own split.
+
+    An image where no pixel passes the threshold takes its most surface-like pixel as the surface that sets the
+    backdrop, so every output is positive and finite.
+    """
+    from robust3d.geometry.backdrop import BACKDROP_DEPTH_FACTOR
+
+    surface, far = predicted_far_depth(log_depth, fg_logit, threshold)
+    return torch.where(surface, log_depth.exp(), BACKDROP_DEPTH_FACTOR * far_scale * far[:, None, None])
+
+
+@torch.no_grad()
+def fit_far_scale(model: nn.Module, data: dict[str, Any], idx: np.ndarray, batch_size: int, device: torch.device
+                  ) -> float:
+    """Median over the images ``idx`` of true farthest depth / predicted farthest surface depth."""
+    was_training = model.training
+    model.eval()
+    ratios = []
+    for chunk in torch.as_tensor(idx).split(batch_size):
+        x, d = _batch(data, chunk, device)
+        far = predicted_far_depth(*model(x))[1]
+        true_far = d.flatten(1).amax(1)
+        keep = true_far > 0
+        ratios.append((true_far[keep] / far[keep].clamp_min(MIN_DEPTH)).cpu())
+    model.train(was_training)
+    return float(torch.cat(ratios).median())
+
+
+def mask_loss(fg_logit: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+    """Class-balanced binary cross-entropy plus soft Dice of the foreground logit against ``depth > 0``.
+
+    Each class gets half the weight whatever its pixel count, so a small object is not drowned by its background.
+    """
+    target = (depth > 0).float()
+    n_fg = target.sum().clamp_min(1)
+    n_bg = (1 - target).sum().clamp_min(1)
+    weight = torch.where(target > 0, 0.5 / n_fg, 0.5 / n_bg)
+    bce = (F.binary_cross_entropy_with_logits(fg_logit, target, reduction="none") * weight).sum()
+    p = torch.sigmoid(fg_logit)
+    dice = 1 - (2 * (p * target).sum() + 1) / (p.sum() + target.sum() + 1)
+    return bce + dice
 
 
 def depth_loss(log_pred: torch.Tensor, depth: torch.Tensor, grad_weight: float = 1.0, scales: int = 3
@@ -157,31 +231,51 @@ def _batch(data: dict[str, Any], idx: torch.Tensor, device: torch.device, flips:
     return x, d
 
 
+def _loss(model: nn.Module, x: torch.Tensor, d: torch.Tensor, grad_weight: float, mask_weight: float
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    log_pred, fg_logit = model(x)
+    log_pred, fg_logit = log_pred.float(), fg_logit.float()
+    return depth_loss(log_pred, d, grad_weight) + mask_weight * mask_loss(fg_logit, d), log_pred, fg_logit
+
+
 @torch.no_grad()
 def _validate(model: nn.Module, data: dict[str, Any], idx: np.ndarray, batch_size: int, device: torch.device,
-              grad_weight: float, baseline_depth: float) -> dict[str, float]:
-    """Validation loss plus depth metrics of the model and of the constant ``baseline_depth``."""
+              grad_weight: float, mask_weight: float, baseline_depth: float, far_scale: float = 1.0
+              ) -> dict[str, float]:
+    """Validation loss and metrics: the depth head on object pixels (``abs_rel``, ...), the constant
+    ``baseline_depth`` there (``baseline_*``), the whole-image map on object pixels (``whole_*``) and on background
+    pixels against the backdrop (``background_abs_rel``), and the foreground head's mean IoU (``mask_iou``)."""
     was_training = model.training
     model.eval()
-    loss_sum, per_image, base_image = 0.0, [], []
+    loss_sum, parts, ious = 0.0, {"": [], "baseline_": [], "whole_": [], "background": []}, []
     for chunk in torch.as_tensor(idx).split(batch_size):
         x, d = _batch(data, chunk, device)
-        log_pred = model(x)
-        loss_sum += float(depth_loss(log_pred, d, grad_weight)) * len(chunk)
-        per_image.append(per_image_depth_metrics(log_pred.exp(), d))
-        base_image.append(per_image_depth_metrics(torch.full_like(d, baseline_depth), d))
+        loss, log_pred, fg_logit = _loss(model, x, d, grad_weight, mask_weight)
+        loss_sum += float(loss) * len(chunk)
+        whole = whole_image_depth(log_pred, fg_logit, far_scale=far_scale)
+        parts[""].append(per_image_depth_metrics(log_pred.exp(), d))
+        parts["baseline_"].append(per_image_depth_metrics(torch.full_like(d, baseline_depth), d))
+        parts["whole_"].append(per_image_depth_metrics(whole, d))
+        parts["background"].append(per_image_background_abs_rel(whole, d))
+        fg, true = fg_logit > 0, d > 0
+        ious.append(((fg & true).sum((1, 2)) / (fg | true).sum((1, 2)).clamp_min(1)).cpu())
     model.train(was_training)
-    cat = {k: torch.cat([p[k] for p in per_image]) for k in per_image[0]}
-    cat_base = {k: torch.cat([p[k] for p in base_image]) for k in base_image[0]}
-    return {"loss": loss_sum / len(idx), **aggregate(cat), **aggregate(cat_base, prefix="baseline_")}
+    out = {"loss": loss_sum / len(idx), "mask_iou": float(torch.cat(ious).double().mean())}
+    for prefix, rows in parts.items():
+        cat = {k: torch.cat([r[k] for r in rows]) for k in rows[0]}
+        if prefix == "background":
+            out["background_abs_rel"] = aggregate(cat, metrics=("background_abs_rel",))["background_abs_rel"]
+        else:
+            out.update(aggregate(cat, prefix=prefix))
+    return out
 
 
 def train_local_depth(manifests: list[Path], out: Path, epochs: int = 20, batch_size: int = 16, lr: float = 2e-3,
                       image_size: int = 128, seed: int = 0, device: str | torch.device = "cpu",
                       checkpoint_every: int = 100, progress: bool = True, val_fraction: float = 0.1,
                       base_channels: int = 16, grad_weight: float = 1.0, weight_decay: float = 1e-4,
-                      amp: bool = False, stop_after: int | None = None, num_threads: int | None = None
-                      ) -> dict[str, Any]:
+                      amp: bool = False, stop_after: int | None = None, num_threads: int | None = None,
+                      mask_weight: float = 1.0) -> dict[str, Any]:
     """Train :class:`DepthUNet` on every sample with true depth in ``manifests``; write the weights to ``out``.
 
     Resumes from ``<out>.ckpt`` when present (same configuration required). ``stop_after`` stops once that many
@@ -189,8 +283,10 @@ def train_local_depth(manifests: list[Path], out: Path, epochs: int = 20, batch_
     threads while training (on an oversubscribed machine one thread can beat two spinning ones).
 
     Returns the final metrics: the validation loss before and after training, the validation depth metrics of the
-    network and of the constant training-median baseline (``val_baseline_*``), and bookkeeping (steps, seconds,
-    parameters, per-epoch history).
+    depth head on object pixels (``val_abs_rel``, ...) and of the constant training-median baseline
+    (``val_baseline_*``), of the whole-image map (``val_whole_*`` on object pixels, ``val_background_abs_rel``
+    against the backdrop), the foreground IoU (``val_mask_iou``), and bookkeeping (steps, seconds, parameters,
+    per-epoch history). ``mask_weight`` weighs the foreground head's loss against the depth loss.
     """
     threads_before = torch.get_num_threads()
     if num_threads is not None:
@@ -198,14 +294,15 @@ def train_local_depth(manifests: list[Path], out: Path, epochs: int = 20, batch_
     try:
         return _train(manifests, Path(out), epochs, batch_size, lr, image_size, seed, torch.device(device),
                       checkpoint_every, progress, val_fraction, base_channels, grad_weight, weight_decay, amp,
-                      stop_after)
+                      stop_after, mask_weight)
     finally:
         torch.set_num_threads(threads_before)
 
 
 def _train(manifests: list[Path], out: Path, epochs: int, batch_size: int, lr: float, image_size: int, seed: int,
            device: torch.device, checkpoint_every: int, progress: bool, val_fraction: float, base_channels: int,
-           grad_weight: float, weight_decay: float, amp: bool, stop_after: int | None) -> dict[str, Any]:
+           grad_weight: float, weight_decay: float, amp: bool, stop_after: int | None, mask_weight: float
+           ) -> dict[str, Any]:
     ckpt_path = checkpoint_path(out)
     levels = 4
     if image_size % 2**levels:
@@ -213,7 +310,7 @@ def _train(manifests: list[Path], out: Path, epochs: int, batch_size: int, lr: f
     config = {"manifests": [str(Path(m).resolve()) for m in manifests], "epochs": epochs, "batch_size": batch_size,
               "lr": lr, "image_size": image_size, "seed": seed, "val_fraction": val_fraction,
               "base_channels": base_channels, "levels": levels, "grad_weight": grad_weight,
-              "weight_decay": weight_decay, "amp": amp}
+              "weight_decay": weight_decay, "amp": amp, "mask_weight": mask_weight}
     started = time.perf_counter()
 
     random.seed(seed)
@@ -235,7 +332,8 @@ def _train(manifests: list[Path], out: Path, epochs: int, batch_size: int, lr: f
         set_rng_state(ckpt["rng"])
         state = ckpt["state"]
     else:
-        state["val_initial"] = _validate(model, data, val_idx, batch_size, device, grad_weight, median_depth)
+        state["val_initial"] = _validate(model, data, val_idx, batch_size, device, grad_weight, mask_weight,
+                                         median_depth)
     resumed_from, elapsed_before = state["step"], state["elapsed"]
 
     def save() -> None:
@@ -255,8 +353,7 @@ def _train(manifests: list[Path], out: Path, epochs: int, batch_size: int, lr: f
         for group in optimizer.param_groups:
             group["lr"] = _lr_at(step, total, lr)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            log_pred = model(x)
-        loss = depth_loss(log_pred.float(), d, grad_weight)
+            loss = _loss(model, x, d, grad_weight, mask_weight)[0]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -267,11 +364,12 @@ def _train(manifests: list[Path], out: Path, epochs: int, batch_size: int, lr: f
         bar.update(1)
         bar.set_postfix(epoch=epoch, loss=f"{loss_value:.4f}")
         if i == steps_per_epoch - 1:  # epoch done: validate, record, reset the running loss
-            val = _validate(model, data, val_idx, batch_size, device, grad_weight, median_depth)
+            val = _validate(model, data, val_idx, batch_size, device, grad_weight, mask_weight, median_depth)
             state["history"].append({"epoch": epoch, "step": state["step"],
                                      "train_loss": state["epoch_loss"][0] / state["epoch_loss"][1],
                                      "val_loss": val["loss"], "val_abs_rel": val["abs_rel"],
-                                     "val_rel_rmse": val["rel_rmse"]})
+                                     "val_rel_rmse": val["rel_rmse"], "val_mask_iou": val["mask_iou"],
+                                     "val_background_abs_rel": val["background_abs_rel"]})
             state["epoch_loss"] = [0.0, 0]
         if state["step"] < total and (state["step"] % checkpoint_every == 0 or state["step"] == stop_after):
             save()
@@ -280,11 +378,13 @@ def _train(manifests: list[Path], out: Path, epochs: int, batch_size: int, lr: f
             return {"stopped": True, "step": state["step"], "total_steps": total, "resumed_from": resumed_from}
     bar.close()
 
-    final = _validate(model, data, val_idx, batch_size, device, grad_weight, median_depth)
+    far_scale = fit_far_scale(model, data, train_idx, batch_size, device)
+    final = _validate(model, data, val_idx, batch_size, device, grad_weight, mask_weight, median_depth, far_scale)
     state["elapsed"] = elapsed_before + time.perf_counter() - started
     result: dict[str, Any] = {
         "stopped": False, "step": state["step"], "total_steps": total, "resumed_from": resumed_from,
         "epochs": epochs, "n_train": len(train_idx), "n_val": len(val_idx), "train_median_depth": median_depth,
+        "far_scale": far_scale,
         "parameters": sum(p.numel() for p in model.parameters()), "seconds": state["elapsed"],
         "train_loss": state["history"][-1]["train_loss"] if state["history"] else float("nan"),
         "val_loss_initial": state["val_initial"]["loss"], "val_loss": final.pop("loss"),
@@ -293,20 +393,24 @@ def _train(manifests: list[Path], out: Path, epochs: int, batch_size: int, lr: f
     with atomic_path(out) as tmp:
         torch.save({"format": WEIGHTS_FORMAT, "state_dict": model.state_dict(),
                     "arch": {"base_channels": base_channels, "levels": levels}, "image_size": image_size,
-                    "train_median_depth": median_depth, "config": config,
+                    "train_median_depth": median_depth, "far_scale": far_scale, "config": config,
                     "metrics": {k: v for k, v in result.items() if k != "history"}}, tmp)
     ckpt_path.unlink(missing_ok=True)  # the final weights supersede it; a rerun would retrain from scratch
     return result
 
 
 def load_local_depth(path: Path, device: str | torch.device = "cpu") -> tuple[DepthUNet, dict[str, Any]]:
-    """The trained network (eval mode) and its metadata (image size, training median depth, metrics)."""
+    """The trained network (eval mode) and its metadata (image size, training median depth, metrics).
+
+    Weights of an older format (``robust3d.local_depth/1``: no foreground head) are refused with the fix: retrain.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"local depth weights {path} do not exist; train them with train_local_depth")
     blob = torch.load(path, map_location=device, weights_only=True)
     if blob.get("format") != WEIGHTS_FORMAT:
-        raise ValueError(f"{path} is not a local depth model ({WEIGHTS_FORMAT}); got format {blob.get('format')}")
+        raise ValueError(f"{path} is not a local depth model of format {WEIGHTS_FORMAT} (got {blob.get('format')}); "
+                         "retrain it with `python -m robust3d train-depth` (or delete it and rerun the workflow)")
     model = DepthUNet(**blob["arch"]).to(device)
     model.load_state_dict(blob["state_dict"])
     model.eval()

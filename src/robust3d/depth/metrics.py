@@ -74,13 +74,14 @@ def per_image_depth_metrics(pred: ArrayLike, gt: ArrayLike, valid: ArrayLike | N
     return out
 
 
-def aggregate(per_image: Mapping[str, Iterable[float] | torch.Tensor], prefix: str = "") -> dict[str, float]:
-    """Mean over images with valid pixels of per-image metrics, plus ``n_images`` and ``n_pixels``."""
+def aggregate(per_image: Mapping[str, Iterable[float] | torch.Tensor], prefix: str = "",
+              metrics: Iterable[str] = METRICS) -> dict[str, float]:
+    """Mean over images with valid pixels of per-image ``metrics``, plus ``n_images`` and ``n_pixels``."""
     cols = {k: torch.as_tensor(np.asarray(v, dtype=np.float64)) if not isinstance(v, torch.Tensor) else v.double()
             for k, v in per_image.items()}
     n_pix = cols["n_pixels"]
     keep = n_pix > 0
-    out = {f"{prefix}{k}": float(cols[k][keep].mean()) if keep.any() else float("nan") for k in METRICS}
+    out = {f"{prefix}{k}": float(cols[k][keep].mean()) if keep.any() else float("nan") for k in metrics}
     out[f"{prefix}n_images"] = int(keep.sum())
     out[f"{prefix}n_pixels"] = int(n_pix.sum())
     return out
@@ -104,3 +105,24 @@ def baseline_metrics(gt: ArrayLike, baseline_depth: float, valid: ArrayLike | No
     g = _as_batch(gt)
     const = torch.full(g.shape, float(baseline_depth), dtype=torch.float64)
     return aggregate(per_image_depth_metrics(const, g, valid), prefix="baseline_")
+
+
+def per_image_background_abs_rel(pred: ArrayLike, gt: ArrayLike) -> dict[str, torch.Tensor]:
+    """AbsRel of ``pred`` on each image's background pixels (true depth 0) against the project's backdrop depth
+    (:func:`robust3d.geometry.backdrop.backdrop_depth` of the true map), shape ``[B]``: NaN for an image without
+    background or without any surface (whose backdrop is undefined). Keys ``background_abs_rel`` and ``n_pixels``,
+    the form :func:`aggregate` reads with ``metrics=("background_abs_rel",)``."""
+    from robust3d.geometry.backdrop import BACKDROP_DEPTH_FACTOR
+
+    p = _as_batch(pred).double()
+    g = _as_batch(gt).double()
+    if p.shape != g.shape:
+        raise ValueError(f"prediction {tuple(p.shape)} and ground truth {tuple(g.shape)} differ in shape")
+    surface = valid_mask(g)
+    backdrop = BACKDROP_DEPTH_FACTOR * torch.where(surface, g, 0.0).flatten(1).amax(1)
+    background = ~surface & torch.isfinite(p) & surface.flatten(1).any(1)[:, None, None]
+    n = background.double().sum((1, 2))
+    err = (p.clamp_min(MIN_DEPTH) - backdrop[:, None, None]).abs() / backdrop.clamp_min(MIN_DEPTH)[:, None, None]
+    value = torch.where(background, err, 0.0).sum((1, 2)) / n
+    nan = torch.tensor(float("nan"), dtype=torch.float64)
+    return {"background_abs_rel": torch.where(n == 0, nan, value), "n_pixels": n}
