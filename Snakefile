@@ -30,3 +30,10 @@ rule all:
     default_target: True
     input:
         final_outputs(),  # shared outputs + every enabled paper stage's (common.smk)
+
+
+# The shared data alone (synthetic splits, variants, subsets, pseudo-depth): `snakemake --cores all data`, then
+# `python scripts/data_budget.py` sums its job time.
+rule data:
+    input:
+        data_outputs(),

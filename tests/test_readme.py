@@ -96,3 +96,23 @@ def test_the_example_config_trains_one_model_and_builds_one_occlusion_level(tmp_
     assert cfg["variants"]["occlusion"]["levels"] == {"L2": [0.3, 0.5]}
     assert cfg["synthetic"]["categories"] == yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())[
         "synthetic"]["categories"]
+
+
+def _first_cells() -> set[str]:
+    """Every backticked name in the first cell of a README table row."""
+    cells = (line.split("|")[1] for line in README.splitlines() if line.startswith("| "))
+    return {name for cell in cells for name in re.findall(r"`([a-z0-9_]+)", cell)}
+
+
+def test_every_split_and_variant_has_a_row_in_the_readme():
+    from robust3d.papers import load_config
+    from robust3d.synth.plan import SPLITS
+    from robust3d.variants import variant_pairs
+
+    config = load_config(REPO / "config.yaml")
+    named = _first_cells()
+    assert not set(SPLITS) - named, f"splits without a README row: {sorted(set(SPLITS) - named)}"
+    variants = {name for name, _ in variant_pairs(config["variants"])}
+    assert not variants - named, f"variants without a README row: {sorted(variants - named)}"
+    for subset in config["synthetic"]["subsets"]:
+        assert f"| `subsets/{subset}/" in README, f"subset {subset} has no README row"

@@ -69,7 +69,7 @@ def local_slurm():
 
 
 def _targets(cfg: dict) -> list[str]:
-    """The train split's manifest and contact sheet, and one variant folder: 8 jobs of 5 rules, 4 levels deep."""
+    """The train split's manifest and contact sheet, and one variant folder: 6 jobs of 4 rules, 4 levels deep."""
     root = cfg["synthetic"]["root"]
     split = cfg["variants"]["splits"][0]
     level = next(iter(cfg["variants"]["occlusion"]["levels"]))

@@ -227,3 +227,23 @@ def test_every_manifest_resolves_from_its_own_folder(smoke_dataset):
         assert paths, manifest
         missing = [p for p in paths if not (manifest.parent / p).is_file()]
         assert not missing, f"{manifest}: {missing[:3]}"
+
+
+def test_merge_manifests_takes_the_split_sheet_from_its_first_chunk(tmp_path, smoke_dataset):
+    """The workflow draws a split's contact sheet in the render job of chunk 0; the merge job only copies it."""
+    import shutil
+
+    from robust3d.cli import main
+
+    chunks = sorted((smoke_dataset / "train").glob("chunk*"))
+    copies = [tmp_path / c.name for c in chunks]
+    for src, dst in zip(chunks, copies, strict=True):
+        shutil.copytree(src, dst)
+    with pytest.raises(SystemExit, match="synth-render --sheet"):
+        main(["merge-manifests", *map(str, copies), "--out", str(tmp_path / "manifest.csv"),
+              "--sheet", str(tmp_path / "sheet.png")])
+    (copies[0] / "contact_sheet.png").write_bytes(b"png")
+    main(["merge-manifests", *map(str, copies), "--out", str(tmp_path / "manifest.csv"),
+          "--sheet", str(tmp_path / "sheet.png")])
+    assert (tmp_path / "sheet.png").read_bytes() == b"png"
+    assert len(pd.read_csv(tmp_path / "manifest.csv")) == len(pd.read_csv(smoke_dataset / "train" / "manifest.csv"))

@@ -133,3 +133,25 @@ def test_cue_conflict_and_pug_splits(smoke_config):
     assert all(s.distance == pytest.approx(d / float(s.extra["level"])) for s in sizes)
     assert {float(s.extra["level"]) for s in sizes} <= set(PUG_SIZES)
     assert len({s.texture.family for s in plan_split(smoke_config, "pug_texture")}) > 1
+
+
+def test_make_variant_command_builds_several_levels_with_their_sheets(tmp_path, test_split, smoke_dataset,
+                                                                     smoke_config):
+    """One process per variant group (the workflow's layout): each (variant, level) pair gets its folder and sheet."""
+    from robust3d.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(smoke_config))
+    outs = [tmp_path / "fog" / "1", tmp_path / "fog" / "3", tmp_path / "sketch" / "1"]
+    sheets = [p.with_suffix(".png") for p in outs]
+    main(["make-variant", "--config", str(config), "--manifest", str(test_split), "--variant", "fog", "fog", "sketch",
+          "--level", "1", "3", "1", "--out", *map(str, outs), "--sheet", *map(str, sheets),
+          "--cad-root", str(smoke_dataset / "cad")])
+    for out, sheet, (variant, level) in zip(outs, sheets, [("fog", "1"), ("fog", "3"), ("sketch", "1")], strict=True):
+        df = read_manifest(out / "manifest.csv")
+        assert set(df["variant"]) == {variant} and set(df["level"]) == {level}
+        assert sheet.stat().st_size > 0
+    assert not np.array_equal(read_image(outs[0] / df["image"].iloc[0]), read_image(outs[1] / df["image"].iloc[0]))
+    with pytest.raises(SystemExit, match="one --variant or one per level"):
+        main(["make-variant", "--config", str(config), "--manifest", str(test_split), "--variant", "fog", "snow",
+              "--level", "1", "2", "3", "--out", "a", "b", "c"])

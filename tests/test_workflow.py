@@ -32,8 +32,8 @@ def test_lint_is_clean():
 def test_dry_run_of_default_config_lists_every_stage():
     proc = run_snakemake("-n", "--forceall")
     out = proc.stdout + proc.stderr
-    for rule in ("synth_cad", "synth_render", "synth_manifest", "synth_contact_sheet", "compnets_train",
-                 "compnets_predict", "metrics", "compnets_scaling", "compnets_tables"):
+    for rule in ("synth_cad", "synth_render", "synth_manifest", "variants_occlusion", "variants_corruptions_3d",
+                 "compnets_train", "compnets_predict", "metrics", "compnets_scaling", "compnets_tables"):
         assert rule in out
 
 
@@ -63,11 +63,11 @@ def smoke_targets(cfg: dict) -> list[str]:
     through the same rules, and the unit tests render every split kind), to keep CI fast on 2 cores."""
     root = cfg["synthetic"]["root"]
     return [
-        f"{root}/train/manifest.csv",  # two chunks: synth_cad, synth_render x2, synth_manifest
+        f"{root}/train/manifest.csv",  # two chunks: synth_cad, synth_render x2, synth_manifest (+ its sheet)
         f"{root}/train/contact_sheet.png",
         f"{root}/faces/manifest.csv",  # meshes built from identities, 64 px
-        f"{root}/variants/test/occlusion/L1",  # make_variant on another split
-        f"{root}/variants/test/occlusion/L1.png",  # variant_contact_sheet
+        f"{root}/variants/test/occlusion/L1",  # variants_occlusion on another split
+        f"{root}/variants/test/occlusion/L1.png",  # ... draws each level's sheet
         f"{root}/variants/test/fog_3d/3",  # a depth-aware corruption reads the rendered depth
         f"{cfg['results']}/depth/local/test.json",  # train_depth_local, extract_depth
         # 3D-CompNets: compnets_train (6 models), compnets_predict (clean, variant and unseen splits), metrics,

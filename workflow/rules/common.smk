@@ -94,6 +94,13 @@ def variant_targets():
     return variant_pairs(config["variants"])
 
 
+def variant_groups():
+    """Config key (occlusion, corruptions_3d, ...) -> its (variant, level) pairs; one job builds a group."""
+    from robust3d.variants import variant_groups
+
+    return variant_groups(config["variants"])
+
+
 def variant_outputs():
     return [
         f"{SYNTH_ROOT}/variants/{split}/{variant}/{level}{suffix}"
@@ -135,13 +142,20 @@ def stage_predictions(wildcards):
     return [path for plan in STAGES.values() for path in plan.predictions(wildcards.benchmark)]
 
 
-def final_outputs():
+def data_outputs():
+    """The shared data stages' outputs: splits with their sheets, variants, subsets, pseudo-depth (`snakemake data`)."""
     return (
         expand(f"{SYNTH_ROOT}/{{split}}/manifest.csv", split=synth_splits())
         + expand(f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", split=synth_splits())
         + variant_outputs()
         + subset_outputs()
         + depth_outputs()
+    )
+
+
+def final_outputs():
+    return (
+        data_outputs()
         + REAL_DATASETS.outputs()  # empty unless a `datasets` block is enabled
         + [path for plan in STAGES.values() for path in plan.outputs()]
     )

@@ -38,14 +38,17 @@ rule synth_render:
         runtime=30,
     shell:
         "python -m robust3d synth-render --config {params.config} --split {wildcards.split} "
-        "--chunk {wildcards.chunk} --cad-root {input} --out {output} > {log} 2>&1"
+        "--chunk {wildcards.chunk} --cad-root {input} --out {output} --threads {threads} --sheet > {log} 2>&1"
 
 
+# The split's contact sheet is chunk 0's (up to `chunk_size` samples), drawn by its render job.
 rule synth_manifest:
     input:
         synth_chunks,
     output:
-        f"{SYNTH_ROOT}/{{split}}/manifest.csv",
+        manifest=f"{SYNTH_ROOT}/{{split}}/manifest.csv",
+        sheet=report(f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", caption="../report/contact_sheet.rst",
+                     category="Datasets", subcategory="synthetic", labels={"split": "{split}"}),
     log:
         side_log("synth/{split}/manifest.log"),
     benchmark:
@@ -53,25 +56,7 @@ rule synth_manifest:
     conda:
         "../../envs/robust3d.yaml"
     shell:
-        "python -m robust3d merge-manifests {input} --out {output} > {log} 2>&1"
-
-
-rule synth_contact_sheet:
-    input:
-        manifest=f"{SYNTH_ROOT}/{{split}}/manifest.csv",
-        cad=f"{SYNTH_ROOT}/cad",
-    output:
-        report(f"{SYNTH_ROOT}/{{split}}/contact_sheet.png", caption="../report/contact_sheet.rst",
-               category="Datasets", subcategory="synthetic", labels={"split": "{split}"}),
-    log:
-        side_log("synth/{split}/contact_sheet.log"),
-    benchmark:
-        side_benchmark("synth/{split}/contact_sheet.tsv")
-    conda:
-        "../../envs/robust3d.yaml"
-    shell:
-        "python -m robust3d contact-sheet --manifest {input.manifest} --cad-root {input.cad} "
-        "--out {output} > {log} 2>&1"
+        "python -m robust3d merge-manifests {input} --out {output.manifest} --sheet {output.sheet} > {log} 2>&1"
 
 
 # A class subset of a split (synthetic.subsets, e.g. OOD-CV's 10 classes): a manifest pointing at the split's files.
