@@ -16,6 +16,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/synth.smk"
 include: "workflow/rules/variants.smk"
 include: "workflow/rules/depth.smk"
+include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/real_datasets.smk"
 include: "workflow/rules/metrics.smk"
 
@@ -37,3 +38,9 @@ rule all:
 rule data:
     input:
         data_outputs(),
+
+
+# The pretrained backbones alone: `snakemake --cores all pretrain_all`; their job time is under benchmarks/pretrain/.
+rule pretrain_all:
+    input:
+        pretrain_outputs(),

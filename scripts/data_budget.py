@@ -1,10 +1,12 @@
 """Sum the shared data stages' job time from Snakemake's benchmark files, against the issue's 8-minute share.
 
-    python scripts/data_budget.py [benchmarks] [--limit-min 8] [--top 5]
+    python scripts/data_budget.py [benchmarks] [--limit-min 8] [--top 5] [--stages synth variants depth]
 
-Reads the first ``s`` (wall seconds) of every ``<benchmarks>/{synth,variants,depth}/**/*.tsv`` (one per job) and
-prints per stage: jobs, summed minutes and the slowest jobs. Exits 1 when the total is above ``--limit-min``.
-Run ``snakemake --cores all data`` first (the data stages alone, so other stages' jobs do not share the cores).
+Reads the first ``s`` (wall seconds) of every ``<benchmarks>/<stage>/**/*.tsv`` (one per job) and prints per
+stage: jobs, summed minutes and the slowest jobs. Exits 1 when the total is above ``--limit-min``. Run
+``snakemake --cores all data`` first (the data stages alone, so other stages' jobs do not share the cores). The
+pretraining stage's 7-minute share: ``snakemake --cores all pretrain_all``, then
+``python scripts/data_budget.py --stages pretrain --limit-min 7``.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ import pandas as pd
 STAGES = ("synth", "variants", "depth")
 
 
-def job_seconds(root: Path) -> pd.DataFrame:
+def job_seconds(root: Path, stages: tuple[str, ...] = STAGES) -> pd.DataFrame:
     """One row per benchmark file: stage, job (its path under the stage) and seconds."""
     rows = []
-    for stage in STAGES:
+    for stage in stages:
         for tsv in sorted((root / stage).rglob("*.tsv")):
             seconds = pd.read_csv(tsv, sep="\t")["s"]
             if len(seconds):
@@ -35,10 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("root", nargs="?", default="benchmarks", help="the benchmarks/ folder of a run")
     parser.add_argument("--limit-min", type=float, default=8.0, help="fail above this many summed minutes")
     parser.add_argument("--top", type=int, default=5, help="slowest jobs to list per stage")
+    parser.add_argument("--stages", nargs="+", default=list(STAGES), help="benchmark folders to sum")
     args = parser.parse_args(argv)
-    jobs = job_seconds(Path(args.root))
+    jobs = job_seconds(Path(args.root), tuple(args.stages))
     if jobs.empty:
-        print(f"no benchmark files under {args.root}/{{{','.join(STAGES)}}}; run `snakemake data` first",
+        print(f"no benchmark files under {args.root}/{{{','.join(args.stages)}}}; run their stage first",
               file=sys.stderr)
         return 1
     for stage, part in jobs.groupby("stage", sort=False):

@@ -33,7 +33,7 @@ def test_dry_run_of_default_config_lists_every_stage():
     proc = run_snakemake("-n", "--forceall")
     out = proc.stdout + proc.stderr
     for rule in ("synth_cad", "synth_render", "synth_manifest", "variants_occlusion", "variants_corruptions_3d",
-                 "compnets_train", "compnets_predict", "metrics", "compnets_scaling", "compnets_tables"):
+                 "compnets_train", "compnets_predict", "metrics", "compnets_scaling", "compnets_tables", "pretrain"):
         assert rule in out
 
 
@@ -73,13 +73,15 @@ def smoke_targets(cfg: dict) -> list[str]:
         # 3D-CompNets: compnets_train (6 models), compnets_predict (clean, variant and unseen splits), metrics,
         # compnets_scaling, compnets_tables (tables, claims, figures)
         f"{cfg['results']}/tables/compnets_claims.csv",
+        # pretrain: every backbone of the stage (DINO, the sanity numbers), a few steps each
+        *(f"{cfg['results']}/pretrain/{name}/train.json" for name in cfg["pretrain"]["backbones"]),
     ]
 
 
 @pytest.mark.slow
 def test_smoke_workflow_runs_end_to_end():
     cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    stages = ("models", "depth", "predictions", "synthetic", "compnets", "tables", "figures")
+    stages = ("models", "depth", "predictions", "synthetic", "compnets", "tables", "figures", "pretrain")
     for folder in (REPO / cfg["synthetic"]["root"], *(REPO / cfg["results"] / s for s in stages)):
         if folder.exists():
             shutil.rmtree(folder)
@@ -100,6 +102,11 @@ def test_smoke_workflow_runs_end_to_end():
         df = pd.read_csv(root / "variants" / "test" / variant / "manifest.csv")
         assert len(df) == len(test)
         assert (root / "variants" / "test" / variant / df["annotation"].iloc[0]).exists()
+    for name in cfg["pretrain"]["backbones"]:
+        record = json.loads((REPO / cfg["results"] / "pretrain" / name / "train.json").read_text())
+        assert record["step"] == record["total_steps"] > 0 and len(record["monitor"]) == record["step"] + 1
+        assert {"pretrained", "random_init", "raw_pixels", "colour_histogram"} <= set(record["sanity"])
+        assert (REPO / cfg["results"] / "pretrain" / name / "backbone.pt").stat().st_size > 0
     metrics = json.loads((REPO / cfg["results"] / "depth" / "local" / "test.json").read_text())
     assert metrics["backend"] == "local" and 0 < metrics["abs_rel"] < 1
     results = REPO / cfg["results"]

@@ -95,8 +95,26 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _check_synthetic(config["synthetic"])
     _check_variants(config)
     _check_depth(config)
+    _check_pretrain(config)
     _check_datasets(config)
     return config
+
+
+def _check_pretrain(config: dict[str, Any]) -> None:
+    """Every pretrained backbone can be built; the pool and the sanity splits (train, test) have images."""
+    from robust3d.models.backbone_checks import check_backbone_entry
+    from robust3d.synth.plan import active_splits
+
+    cfg = config["pretrain"]
+    if not cfg["backbones"]:
+        return
+    splits = active_splits(config)
+    for split in [*cfg["splits"], "train", "test"]:
+        if split not in splits:
+            raise ConfigError(f"key 'pretrain.splits': the pretraining stage needs images in '{split}' "
+                              f"(splits with images: {', '.join(splits)})")
+    for name, entry in cfg["backbones"].items():
+        check_backbone_entry(f"pretrain.backbones.{name}", {**entry, "weights": None})
 
 
 def _check_depth(config: dict[str, Any]) -> None:

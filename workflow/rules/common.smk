@@ -45,6 +45,8 @@ SYNTH_CONFIG = write_resolved_config(config, CONFIG_DIR, "synthetic", ("seed", "
 VARIANT_CONFIG = write_resolved_config(config, CONFIG_DIR, "variants", ("seed", "variants"))
 DEPTH_CONFIG = write_resolved_config(config, CONFIG_DIR, "depth", ("seed", "device", "depth", "synthetic"))
 DEPTH_BACKEND = config["depth"]["backend"]
+PRETRAIN = config["pretrain"]
+PRETRAIN_CONFIG = write_resolved_config(config, CONFIG_DIR, "pretrain", ("seed", "device", "pretrain"))
 
 # Jobs run `python -m robust3d` from the source tree, also inside conda envs (which block PYTHONPATH).
 # Without --use-conda, `python` must be the interpreter running Snakemake (e.g. .venv/bin/python), which
@@ -68,6 +70,7 @@ from robust3d.synth.plan import SPLITS  # noqa: E402
 
 wildcard_constraints:
     split="|".join(SPLITS),
+    backbone="[a-z][a-z0-9_]*",
     variant="[a-z0-9_]+",
     level="[A-Za-z0-9]+",
     chunk=r"\d{3}",
@@ -153,9 +156,16 @@ def data_outputs():
     )
 
 
+def pretrain_outputs():
+    """Every pretrained backbone's weights and record (`snakemake --cores all pretrain_all`)."""
+    return expand(f"{RESULTS}/pretrain/{{backbone}}/{{file}}", backbone=list(PRETRAIN["backbones"]),
+                  file=["backbone.pt", "train.json"])
+
+
 def final_outputs():
     return (
         data_outputs()
+        + pretrain_outputs()
         + REAL_DATASETS.outputs()  # empty unless a `datasets` block is enabled
         + [path for plan in STAGES.values() for path in plan.outputs()]
     )

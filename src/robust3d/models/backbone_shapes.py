@@ -8,6 +8,8 @@ import functools
 import json
 from pathlib import Path
 
+from robust3d.models.ssl_weights import RELEASED_SSL, ssl_name
+
 #: Backbone kinds (:data:`robust3d.models.backbones.BACKBONES` builds each).
 KINDS = ("resnetext", "vit")
 #: Shapes of the DINOv2 ViTs with released weights (timm `<arch>.lvd142m`): depth, embed_dim, num_heads.
@@ -20,14 +22,15 @@ DINOV2_SHAPES = {
 
 #: Names a config may use, snapshotted from the pinned timm / torchvision (robust3d.devtools.backbone_names).
 BACKBONE_NAMES_PATH = Path(__file__).with_name("backbone_names.json")
-#: Architecture families each backbone kind builds (ResNet-style CNNs; patch-14 ViTs).
+#: Architecture families each backbone kind builds (ResNet-style CNNs; patch-14 (DINOv2) and patch-16 (DINO) ViTs).
 _FAMILIES = {"resnetext": ("resnet", "resnext", "wide_resnet", "seresnet", "seresnext"), "vit": ("vit_",)}
+_VIT_PATCHES = ("patch14", "patch16")
 
 
 def family_of(arch: str) -> str | None:
     """The backbone kind that can build ``arch`` (by name), or None."""
     for kind, prefixes in _FAMILIES.items():
-        if arch.startswith(prefixes) and (kind != "vit" or "patch14" in arch):
+        if arch.startswith(prefixes) and (kind != "vit" or any(p in arch for p in _VIT_PATCHES)):
             return kind
     return None
 
@@ -48,8 +51,19 @@ def unknown_architecture(arch: str) -> str | None:
 
 
 def unknown_weights(kind: str, arch: str, weights: str) -> str | None:
-    """Why ``weights`` cannot be loaded into ``arch`` by name (torchvision ``IMAGENET1K_V*`` names for ResNets, timm
-    pretrained tags otherwise), or None when they can."""
+    """Why ``weights`` cannot be loaded into ``arch`` by name (``ssl:<name>``, the released self-supervised names of
+    :mod:`robust3d.models.ssl_weights`, torchvision ``IMAGENET1K_V*`` names for ResNets, timm pretrained tags
+    otherwise), or None when they can. ``ssl:`` weights are made by the pretrain rule, so they need not exist yet."""
+    try:
+        if ssl_name(weights) is not None:
+            return None
+    except ValueError as err:
+        return str(err)
+    released = RELEASED_SSL.get(weights)
+    if released is not None:
+        if (kind, arch) == (released.kind, released.arch):
+            return None
+        return f"'{weights}' are weights for {released.kind} '{released.arch}', not {kind} '{arch}'"
     names = backbone_names()
     if kind == "resnetext" and weights.startswith("IMAGENET1K_V"):
         allowed = names["torchvision_weights"].get(arch, [])

@@ -6,14 +6,23 @@ map ``(B, D, h, w)`` that is NOT L2-normalised (callers normalise), and both car
 
 - ``resnetext`` (NeMo's ResNetExt): layers 2-4 of a timm ResNet (``features_only``, strides 8/16/32), two
   bilinear upsampling stages that concatenate the next-finer layer, a 1x1 projection to D: stride 8.
-- ``vit``: a DINOv2-style patch-14 ViT; patch tokens reshaped to their grid and projected to D: stride 14. The
-  normalised image is zero-padded at the bottom/right to a multiple of 14 (never resized), so the cell map
-  above holds exactly and the padding only adds cells past the image.
+- ``vit``: a timm ViT (DINOv2-style patch 14, or patch 16 such as DINO's ViT-S/16); patch tokens reshaped to
+  their grid and projected to D: stride = the patch size. The normalised image is zero-padded at the
+  bottom/right to a multiple of the stride (never resized), so the cell map above holds exactly and the padding
+  only adds cells past the image.
 
 ``entry["weights"]``: ``None`` = random initialisation (the embedded default trains from scratch); otherwise
-real weights by name: a torchvision weights name for ResNets (``IMAGENET1K_V1`` or ``ResNet50_Weights.IMAGENET1K_V1``)
-or a timm pretrained tag (``tv_in1k``, ``lvd142m``, ...). Without network and without a cached copy the error
-says which file to fetch and where to put it.
+real weights by name:
+
+- a torchvision weights name for ResNets (``IMAGENET1K_V1`` or ``ResNet50_Weights.IMAGENET1K_V1``);
+- a timm pretrained tag (``tv_in1k``, ``lvd142m``, ...);
+- ``ssl:<name>``: the project's own pretraining stage, ``<ssl_root>/pretrain/<name>/backbone.pt``;
+- a released self-supervised checkpoint: ``dino_vits16`` (vit ``vit_small_patch16_224``, torch.hub
+  ``facebookresearch/dino:main``) or ``moco_v2_800ep`` (resnetext ``resnet50``).
+
+The last two are described in :mod:`robust3d.models.ssl_weights`. Weights the project loads itself are loaded
+strictly (every tensor of the module, nothing else). Without network and without a cached copy the error says
+which file to fetch and where to put it (for ``ssl:``, which command makes it).
 """
 
 from __future__ import annotations
@@ -27,15 +36,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from robust3d.models.backbone_shapes import KINDS
+from robust3d.models.ssl_weights import (
+    RELEASED_SSL,
+    WeightsUnavailable,
+    load_ssl_weights,
+    moco_to_torchvision,
+    ssl_name,
+    ssl_weights_path,
+)
 
 __all__ = ["BACKBONES", "KINDS", "PatchViT", "ResNetExt", "WeightsUnavailable", "build_backbone", "pooled"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class WeightsUnavailable(RuntimeError):
-    """Pretrained weights are neither cached nor downloadable (offline); the message says what to fetch."""
 
 
 class _Normalize(nn.Module):
@@ -82,14 +95,14 @@ class ResNetExt(_Backbone):
 
     stride = 8
 
-    def __init__(self, arch: str, feature_dim: int, weights: str | None = None) -> None:
+    def __init__(self, arch: str, feature_dim: int, weights: str | None = None, ssl_root: str = "results") -> None:
         super().__init__()
         import timm
 
         self.normalize = _Normalize()
         self.body = timm.create_model(arch, pretrained=False, features_only=True, out_indices=(2, 3, 4))
         if weights is not None:
-            _load_resnet_weights(self.body, arch, weights)
+            _load_resnet_weights(self.body, arch, weights, ssl_root)
         c2, c3, c4 = self.body.feature_info.channels()
         mid = max(c2 // 2, feature_dim)
         self.reduce = _double_conv(c4, c3)
@@ -108,19 +121,13 @@ class ResNetExt(_Backbone):
 
 
 class PatchViT(_Backbone):
-    """A timm DINOv2-style ViT: patch tokens -> grid ``(B, C, H/14, W/14)`` -> 1x1 projection to D (stride 14)."""
+    """A timm ViT: patch tokens -> grid ``(B, C, H/p, W/p)`` -> 1x1 projection to D (stride p, the patch size)."""
 
-    def __init__(self, arch: str, feature_dim: int, weights: str | None = None, **overrides: int) -> None:
+    def __init__(self, arch: str, feature_dim: int, weights: str | None = None, ssl_root: str = "results",
+                 **overrides: int | None) -> None:
         super().__init__()
-        import timm
-
         self.normalize = _Normalize()
-        name = arch if weights is None else f"{arch}.{weights}"
-        kwargs = {k: int(v) for k, v in overrides.items() if v is not None}
-        if weights is None:
-            self.vit = timm.create_model(name, pretrained=False, dynamic_img_size=True, num_classes=0, **kwargs)
-        else:
-            self.vit = _timm_pretrained(name, dynamic_img_size=True, num_classes=0, **kwargs)
+        self.vit = _vit_body(arch, weights, ssl_root, {k: int(v) for k, v in overrides.items() if v is not None})
         self.stride = int(self.vit.patch_embed.patch_size[0])
         self.head = nn.Conv2d(self.vit.embed_dim, feature_dim, 1)
 
@@ -128,31 +135,34 @@ class PatchViT(_Backbone):
         x = self.normalize(images)
         h, w = x.shape[-2:]
         gh, gw = math.ceil(h / self.stride), math.ceil(w / self.stride)
-        x = F.pad(x, (0, gw * self.stride - w, 0, gh * self.stride - h))  # bottom/right: cells stay floor(p/14)
+        x = F.pad(x, (0, gw * self.stride - w, 0, gh * self.stride - h))  # bottom/right: cells stay floor(p/s)
         tokens = self.vit.forward_features(x)[:, self.vit.num_prefix_tokens:]
         grid = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, gh, gw)
         return self.head(grid)
 
 
-def _resnetext(entry: dict, feature_dim: int) -> _Backbone:
-    return ResNetExt(entry["arch"], feature_dim, entry.get("weights"))
+def _resnetext(entry: dict, feature_dim: int, ssl_root: str) -> _Backbone:
+    return ResNetExt(entry["arch"], feature_dim, entry.get("weights"), ssl_root)
 
 
-def _vit(entry: dict, feature_dim: int) -> _Backbone:
+def _vit(entry: dict, feature_dim: int, ssl_root: str) -> _Backbone:
     sizes = {k: entry.get(k) for k in ("depth", "embed_dim", "num_heads")}
-    return PatchViT(entry["arch"], feature_dim, entry.get("weights"), **sizes)
+    return PatchViT(entry["arch"], feature_dim, entry.get("weights"), ssl_root, **sizes)
 
 
-#: Backbone kind (a ``backbones`` entry's ``kind``) -> its builder ``(entry, feature_dim) -> module``.
+#: Backbone kind (a ``backbones`` entry's ``kind``) -> its builder ``(entry, feature_dim, ssl_root) -> module``.
 BACKBONES = {"resnetext": _resnetext, "vit": _vit}
 
 
-def build_backbone(entry: dict, feature_dim: int) -> nn.Module:
-    """The feature extractor of a paper's ``backbones`` entry (``kind``, ``arch``, ``weights``, ViT sizes, ``amp``)."""
+def build_backbone(entry: dict, feature_dim: int, ssl_root: str = "results") -> nn.Module:
+    """The feature extractor of a paper's ``backbones`` entry (``kind``, ``arch``, ``weights``, ViT sizes, ``amp``).
+
+    ``ssl_root`` is the results folder that ``weights: ssl:<name>`` is read from (``<ssl_root>/pretrain/<name>``).
+    """
     kind = entry.get("kind")
     if kind not in BACKBONES:
         raise ValueError(f"unknown backbone kind {kind!r} (allowed: {', '.join(BACKBONES)})")
-    net = BACKBONES[kind](entry, feature_dim)
+    net = BACKBONES[kind](entry, feature_dim, ssl_root)
     net.amp = bool(entry.get("amp", False))
     return net
 
@@ -163,6 +173,100 @@ def pooled(features: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- real weights
+
+def _vit_body(arch: str, weights: str | None, ssl_root: str, sizes: dict[str, int]) -> nn.Module:
+    """The timm ViT of a vit entry with its weights: random, ``ssl:<name>``, a released checkpoint or a timm tag.
+
+    The weights the project loads itself are read before the ViT is built, so a missing file fails at once.
+    """
+    import timm
+
+    kwargs = {"dynamic_img_size": True, "num_classes": 0, **sizes}
+    if weights is None:
+        return timm.create_model(arch, pretrained=False, **kwargs)
+    name = ssl_name(weights)
+    if name is not None:
+        state = load_ssl_weights(ssl_weights_path(ssl_root, name), "vit", arch, sizes)
+    elif _released(weights, "vit"):
+        state = _hub_state(weights)
+    else:
+        return _timm_pretrained(f"{arch}.{weights}", **kwargs)
+    vit = timm.create_model(arch, pretrained=False, **kwargs)
+    _load_exactly(vit, state, weights, arch)
+    return vit
+
+
+def _load_exactly(module: nn.Module, state: dict, weights: str, arch: str) -> None:
+    """``module.load_state_dict(state, strict=True)``, failing in one line that says which tensors do not fit."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    if missing or extra or shapes:
+        raise ValueError(f"weights '{weights}' do not fit {arch} as configured: missing {missing[:5]}, unexpected "
+                         f"{extra[:5]}, other shapes {shapes[:3]} (check the arch and ViT sizes of the entry)")
+    module.load_state_dict(state, strict=True)
+
+
+def _released(weights: str, kind: str) -> bool:
+    """Whether ``weights`` names a released self-supervised checkpoint (refused for the other backbone kind)."""
+    rel = RELEASED_SSL.get(weights)
+    if rel is not None and rel.kind != kind:
+        raise ValueError(f"weights '{weights}' are for a {rel.kind} backbone ({rel.arch}), not {kind}")
+    return rel is not None
+
+
+def _one_line(err: BaseException) -> str:
+    """``Type: message`` with any line breaks folded, so the error stays one line."""
+    return f"{type(err).__name__}: {' '.join(str(err).split())}"
+
+
+def _hub_dir() -> str:
+    import torch.hub
+
+    return torch.hub.get_dir()
+
+
+def _hub_state(weights: str) -> dict:
+    """A released ViT's state dict via its torch.hub entry point (DINO: the repo's code plus its checkpoint)."""
+    import torch.hub
+
+    rel = RELEASED_SSL[weights]
+    owner, repo_ref = rel.hub_repo.split("/")
+    repo, ref = repo_ref.split(":")
+    hub = _hub_dir()
+    repo_dir = os.path.join(hub, f"{owner}_{repo}_{ref}")
+    target = os.path.join(hub, "checkpoints", os.path.basename(rel.url))
+    try:
+        model = torch.hub.load(rel.hub_repo, rel.hub_model, trust_repo=True, skip_validation=True, verbose=False)
+    except (OSError, RuntimeError) as err:  # URLError is an OSError
+        raise WeightsUnavailable(
+            f"cannot load '{weights}' = torch.hub.load('{rel.hub_repo}', '{rel.hub_model}') ({_one_line(err)}). "
+            f"Offline? torch.hub needs both the repo and the checkpoint: fetch "
+            f"https://github.com/{owner}/{repo}/archive/{ref}.zip and unpack it as {repo_dir}, and fetch {rel.url} "
+            f"to {target} (the torch hub cache, which the same torch.hub.load fills when online; set TORCH_HOME to "
+            "move it), or set the backbone's weights to null to train from scratch"
+        ) from err
+    return model.state_dict()
+
+
+def _moco_state(weights: str) -> dict:
+    """A released MoCo checkpoint's query encoder in torchvision names (see :func:`moco_to_torchvision`)."""
+    import torch.hub
+
+    url = RELEASED_SSL[weights].url
+    target = os.path.join(_hub_dir(), "checkpoints", os.path.basename(url))
+    try:
+        checkpoint = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, weights_only=True)
+    except (OSError, RuntimeError) as err:  # URLError is an OSError
+        raise WeightsUnavailable(
+            f"cannot load the MoCo checkpoint '{weights}' ({_one_line(err)}). Offline? Fetch {url} on a machine "
+            f"with network and place it at {target} (the torch hub cache; set TORCH_HOME to move it), or set the "
+            "backbone's weights to null to train from scratch"
+        ) from err
+    return moco_to_torchvision(checkpoint)
+
 
 def _hf_cache_dir() -> str:
     from huggingface_hub import constants
@@ -186,18 +290,26 @@ def _timm_pretrained(name: str, **kwargs):
     except (OSError, RuntimeError) as err:  # LocalEntryNotFoundError is an OSError; URLError too
         where = f"the Hugging Face repo '{cfg.hf_hub_id}'" if cfg.hf_hub_id else f"{cfg.url}"
         raise WeightsUnavailable(
-            f"cannot load the pretrained weights '{name}' ({type(err).__name__}: {err}). Offline? Fetch {where} "
-            f"on a machine with network (e.g. `huggingface-cli download {cfg.hf_hub_id}`) and copy it into the "
+            f"cannot load the pretrained weights '{name}' ({_one_line(err)}). Offline? Fetch {where} "
+            f"on a machine with network (e.g. `hf download {cfg.hf_hub_id}`) and copy it into the "
             f"Hugging Face cache {_hf_cache_dir()} (set HF_HOME/HF_HUB_CACHE to point elsewhere), or set the "
             "backbone's weights to null to train from scratch"
         ) from err
 
 
-def _load_resnet_weights(body: nn.Module, arch: str, weights: str) -> None:
-    """Load torchvision (``IMAGENET1K_V1``-style names) or timm (tag) ImageNet weights into a features_only ResNet.
+def _load_resnet_weights(body: nn.Module, arch: str, weights: str, ssl_root: str = "results") -> None:
+    """Load weights into a features_only ResNet: the project's ``ssl:<name>``, MoCo, or torchvision
+    (``IMAGENET1K_V1``-style names) or timm (tag) ImageNet weights.
 
     timm's ResNet uses torchvision's parameter names, so torchvision state dicts load directly (minus ``fc``).
     """
+    ssl = ssl_name(weights)
+    if ssl is not None:
+        _load_exactly(body, load_ssl_weights(ssl_weights_path(ssl_root, ssl), "resnetext", arch, {}), weights, arch)
+        return
+    if _released(weights, "resnetext"):
+        _load_exactly(body, _moco_state(weights), weights, arch)
+        return
     name = weights.split(".")[-1]
     if re.fullmatch(r"IMAGENET1K_V\d+", name):
         state = _torchvision_state(arch, name)
@@ -226,7 +338,7 @@ def _torchvision_state(arch: str, name: str) -> dict:
         return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False)
     except (OSError, RuntimeError) as err:  # URLError is an OSError
         raise WeightsUnavailable(
-            f"cannot load torchvision {enum.__name__}.{name} ({type(err).__name__}: {err}). Offline? Fetch {url} "
+            f"cannot load torchvision {enum.__name__}.{name} ({_one_line(err)}). Offline? Fetch {url} "
             f"on a machine with network and place it at {target} (the torch hub cache; set TORCH_HOME to move it), "
             "or set the backbone's weights to null to train from scratch"
         ) from err

@@ -26,7 +26,7 @@ class DINOHead(nn.Module):
     """``[B, in_dim]`` features -> ``[B, out_dim]`` prototype logits (before any temperature)."""
 
     def __init__(self, in_dim: int, out_dim: int, hidden_dim: int = 2048, bottleneck_dim: int = 256,
-                 n_layers: int = 3) -> None:
+                 n_layers: int = 3, use_bn: bool = False) -> None:
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
@@ -35,6 +35,8 @@ class DINOHead(nn.Module):
         for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
             layers.append(nn.Linear(a, b))
             if i < n_layers - 1:
+                if use_bn:  # DINO's use_bn_in_head (its ResNet-50 recipe)
+                    layers.append(nn.BatchNorm1d(b))
                 layers.append(nn.GELU())
         self.mlp = nn.Sequential(*layers)
         for m in self.mlp:

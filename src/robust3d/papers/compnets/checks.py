@@ -8,44 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from robust3d.errors import ConfigError
-from robust3d.models.backbone_shapes import DINOV2_SHAPES, unknown_architecture, unknown_weights
+from robust3d.models.backbone_checks import check_backbone_entry
 
 
 def _check_backbone(name: str, entry: dict[str, Any]) -> None:
-    key = f"compnets.backbones.{name}"
-    shape_keys = ("depth", "embed_dim", "num_heads")
-    given = [k for k in shape_keys if k in entry]
-    if entry["kind"] == "resnetext":
-        if given:
-            raise ConfigError(f"key '{key}.{given[0]}': only vit backbones take {', '.join(shape_keys)}")
-        if not entry["arch"].startswith("resnet"):
-            raise ConfigError(f"key '{key}.arch': resnetext needs a ResNet architecture (resnet18, resnet50, ...), "
-                              f"got '{entry['arch']}'")
-        _check_backbone_names(key, entry)
-        return
-    if "patch14" not in entry["arch"]:
-        raise ConfigError(f"key '{key}.arch': vit backbones are DINOv2-style patch-14 ViTs (stride 14), "
-                          f"got '{entry['arch']}'")
-    if given and len(given) != len(shape_keys):
-        missing = next(k for k in shape_keys if k not in entry)
-        raise ConfigError(f"key '{key}.{missing}': give all of {', '.join(shape_keys)} or none (the arch's own)")
-    if given and entry["embed_dim"] % entry["num_heads"]:
-        raise ConfigError(f"key '{key}.num_heads': {entry['num_heads']} does not divide embed_dim {entry['embed_dim']}")
-    _check_backbone_names(key, entry)
-    known = DINOV2_SHAPES.get(entry["arch"])
-    if entry["weights"] is not None and given and known and tuple(entry[k] for k in shape_keys) != known:
-        raise ConfigError(f"key '{key}.depth': pretrained {entry['arch']} weights need depth, embed_dim, num_heads "
-                          f"= {known}, got {tuple(entry[k] for k in shape_keys)}")
-
-
-def _check_backbone_names(key: str, entry: dict[str, Any]) -> None:
-    """timm can build the architecture and the weights exist by name (checked before any job, without timm)."""
-    why = unknown_architecture(entry["arch"])
-    if why:
-        raise ConfigError(f"key '{key}.arch': {why}")
-    why = unknown_weights(entry["kind"], entry["arch"], entry["weights"]) if entry["weights"] is not None else None
-    if why:
-        raise ConfigError(f"key '{key}.weights': {why}")
+    check_backbone_entry(f"compnets.backbones.{name}", entry)
 
 
 def _check_compnets_data(config: dict[str, Any]) -> None:
