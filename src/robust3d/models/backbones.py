@@ -253,19 +253,24 @@ def _hub_state(weights: str) -> dict:
 
 def _moco_state(weights: str) -> dict:
     """A released MoCo checkpoint's query encoder in torchvision names (see :func:`moco_to_torchvision`)."""
+
+    return moco_to_torchvision(_hub_checkpoint(RELEASED_SSL[weights].url, f"the MoCo checkpoint '{weights}'"))
+
+
+def _hub_checkpoint(url: str, what: str) -> dict:
+    """``torch.hub.load_state_dict_from_url`` (cached under the hub's checkpoints/); offline without a cached copy
+    -> :class:`WeightsUnavailable` naming the URL and the file to place."""
     import torch.hub
 
-    url = RELEASED_SSL[weights].url
     target = os.path.join(_hub_dir(), "checkpoints", os.path.basename(url))
     try:
-        checkpoint = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, weights_only=True)
+        return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, weights_only=True)
     except (OSError, RuntimeError) as err:  # URLError is an OSError
         raise WeightsUnavailable(
-            f"cannot load the MoCo checkpoint '{weights}' ({_one_line(err)}). Offline? Fetch {url} on a machine "
-            f"with network and place it at {target} (the torch hub cache; set TORCH_HOME to move it), or set the "
-            "backbone's weights to null to train from scratch"
+            f"cannot load {what} ({_one_line(err)}). Offline? Fetch {url} on a machine with network and place it "
+            f"at {target} (the torch hub cache; set TORCH_HOME to move it), or set the backbone's weights to null "
+            "to train from scratch"
         ) from err
-    return moco_to_torchvision(checkpoint)
 
 
 def _hf_cache_dir() -> str:
@@ -323,7 +328,6 @@ def _load_resnet_weights(body: nn.Module, arch: str, weights: str, ssl_root: str
 
 
 def _torchvision_state(arch: str, name: str) -> dict:
-    import torch.hub
     import torchvision
 
     try:
@@ -332,13 +336,4 @@ def _torchvision_state(arch: str, name: str) -> dict:
         raise ValueError(f"torchvision has no weights for '{arch}' (use a timm tag instead)") from err
     if name not in enum.__members__:
         raise ValueError(f"torchvision {enum.__name__} has no '{name}' (allowed: {', '.join(enum.__members__)})")
-    url = enum[name].url
-    target = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(url))
-    try:
-        return torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False)
-    except (OSError, RuntimeError) as err:  # URLError is an OSError
-        raise WeightsUnavailable(
-            f"cannot load torchvision {enum.__name__}.{name} ({_one_line(err)}). Offline? Fetch {url} "
-            f"on a machine with network and place it at {target} (the torch hub cache; set TORCH_HOME to move it), "
-            "or set the backbone's weights to null to train from scratch"
-        ) from err
+    return _hub_checkpoint(enum[name].url, f"torchvision {enum.__name__}.{name}")
