@@ -42,7 +42,7 @@ def knn_top1(train: torch.Tensor, train_labels: np.ndarray, test: torch.Tensor, 
     sim = b @ a.t()
     k = min(k, a.shape[0])
     top, idx = sim.topk(k, dim=1)
-    labels = torch.as_tensor(np.asarray(train_labels))[idx]
+    labels = torch.as_tensor(np.array(train_labels, dtype=np.int64))[idx]
     n_classes = int(max(train_labels.max(), test_labels.max())) + 1
     votes = torch.zeros(b.shape[0], n_classes).scatter_add_(1, labels, torch.exp(top / temperature))
     return 100.0 * float((votes.argmax(1).numpy() == test_labels).mean())
