@@ -7,14 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from robust3d.errors import ConfigError
-from robust3d.models.backbone_shapes import DINOV2_SHAPES, family_of, unknown_architecture, unknown_weights
+from robust3d.models.backbone_shapes import (
+    DINOV2_SHAPES,
+    VIT_SIZE_KEYS,
+    family_of,
+    unknown_architecture,
+    unknown_weights,
+)
 from robust3d.models.ssl_weights import ssl_name
 
 __all__ = ["VIT_SIZE_KEYS", "check_backbone_entry"]
-
-#: The ViT size keys an entry may give (all or none).
-VIT_SIZE_KEYS = ("depth", "embed_dim", "num_heads")
-
 
 def check_backbone_entry(key: str, entry: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` naming ``key`` (the entry's config path) when the entry cannot be built."""

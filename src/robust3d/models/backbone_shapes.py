@@ -12,6 +12,15 @@ from robust3d.models.ssl_weights import RELEASED_SSL, ssl_name
 
 #: Backbone kinds (:data:`robust3d.models.backbones.BACKBONES` builds each).
 KINDS = ("resnetext", "vit")
+#: The ViT size keys a backbone entry may give (all or none: the arch's own).
+VIT_SIZE_KEYS = ("depth", "embed_dim", "num_heads")
+
+
+def vit_sizes(entry: dict) -> dict[str, int]:
+    """The ViT sizes an entry gives (``depth``, ``embed_dim``, ``num_heads``), as ints; absent or null ones left out."""
+    return {k: int(entry[k]) for k in VIT_SIZE_KEYS if entry.get(k) is not None}
+
+
 #: Shapes of the DINOv2 ViTs with released weights (timm `<arch>.lvd142m`): depth, embed_dim, num_heads.
 DINOV2_SHAPES = {
     "vit_small_patch14_dinov2": (12, 384, 6),

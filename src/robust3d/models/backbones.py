@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from robust3d.models.backbone_shapes import KINDS
+from robust3d.models.backbone_shapes import KINDS, vit_sizes
 from robust3d.models.ssl_weights import (
     RELEASED_SSL,
     WeightsUnavailable,
@@ -146,8 +146,7 @@ def _resnetext(entry: dict, feature_dim: int, ssl_root: str) -> _Backbone:
 
 
 def _vit(entry: dict, feature_dim: int, ssl_root: str) -> _Backbone:
-    sizes = {k: entry.get(k) for k in ("depth", "embed_dim", "num_heads")}
-    return PatchViT(entry["arch"], feature_dim, entry.get("weights"), ssl_root, **sizes)
+    return PatchViT(entry["arch"], feature_dim, entry.get("weights"), ssl_root, **vit_sizes(entry))
 
 
 #: Backbone kind (a ``backbones`` entry's ``kind``) -> its builder ``(entry, feature_dim, ssl_root) -> module``.

@@ -17,10 +17,7 @@ import torch.nn.functional as F
 
 from robust3d.models.backbones import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["SSLEncoder", "VIT_SIZES"]
-
-#: ViT size keys a backbone entry may override (depth, width, heads).
-VIT_SIZES = ("depth", "embed_dim", "num_heads")
+__all__ = ["SSLEncoder"]
 
 
 class SSLEncoder(nn.Module):

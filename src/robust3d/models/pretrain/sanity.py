@@ -17,7 +17,6 @@ azimuth probe checks that the features also carry geometry, which a histogram ca
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -100,14 +99,3 @@ def colour_histogram(images: torch.Tensor, bins: int = 8) -> torch.Tensor:
     hist = torch.zeros(images.shape[0], bins**3)
     hist.scatter_add_(1, codes.flatten(1), torch.ones(codes.flatten(1).shape))
     return hist / hist.sum(1, keepdim=True)
-
-
-@torch.no_grad()
-def encode(images: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], batch_size: int = 64) -> torch.Tensor:
-    """``fn`` over ``images`` (uint8 or float ``(N, 3, H, W)``) in batches, as float32 on the CPU."""
-    out = []
-    for i in range(0, images.shape[0], batch_size):
-        x = images[i:i + batch_size]
-        x = x.float() / 255.0 if x.dtype == torch.uint8 else x
-        out.append(fn(x).float().cpu())
-    return torch.cat(out)

@@ -18,9 +18,11 @@ import torch.nn.functional as F
 
 from robust3d.data.format import read_manifest
 from robust3d.data.io import read_image
+from robust3d.models.backbone_shapes import vit_sizes
 from robust3d.models.pretrain import sanity
 from robust3d.models.pretrain.encoder import SSLEncoder
 from robust3d.models.pretrain.train import pretrain, random_init_encoder
+from robust3d.models.runtime import checkpoint_path
 
 __all__ = ["POOL_SPLITS", "load_images", "run_stage", "sanity_numbers"]
 
@@ -117,10 +119,7 @@ def run_stage(name: str, entry: dict[str, Any], recipe: dict[str, Any], pool_man
     numbers = sanity_numbers({"pretrained": teacher.cpu(), "random_init": random_init_encoder(entry, recipe, seed)},
                              load_images(train_manifest), load_images(test_manifest), k=ev["k"],
                              azimuth_bins=ev["azimuth_bins"], probe_grid=ev["probe_grid"], seed=seed)
-    sizes = {k: int(entry[k]) for k in ("depth", "embed_dim", "num_heads") if entry.get(k) is not None}
-    save_ssl_weights(out, name, entry["kind"], entry["arch"], sizes, teacher.body.state_dict())
-    from robust3d.models.runtime import checkpoint_path
-
+    save_ssl_weights(out, name, entry["kind"], entry["arch"], vit_sizes(entry), teacher.body.state_dict())
     checkpoint_path(out).unlink(missing_ok=True)  # the weights supersede it
     record.update(name=name, backbone={k: entry[k] for k in sorted(entry)}, pool=[str(m) for m in pool_manifests],
                   evaluation={**ev, "memory_bank": str(train_manifest), "scored": str(test_manifest)},

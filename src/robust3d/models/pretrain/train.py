@@ -27,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from robust3d.models.backbone_shapes import vit_sizes
 from robust3d.models.pretrain.augment import MultiCrop
 from robust3d.models.pretrain.dino import DINOHead, DINOLoss, cosine_schedule, ema_update, teacher_temperature
 from robust3d.models.pretrain.encoder import SSLEncoder
@@ -117,8 +118,7 @@ def pretrain(images: torch.Tensor, entry: dict[str, Any], recipe: dict[str, Any]
 
 def _build(entry: dict[str, Any], r: dict[str, Any], seed: int) -> DINOStudent:
     torch.manual_seed(seed)
-    sizes = {k: entry[k] for k in ("depth", "embed_dim", "num_heads") if entry.get(k) is not None}
-    return DINOStudent(SSLEncoder(entry["kind"], entry["arch"], sizes, r.get("layer_scale_init")), r)
+    return DINOStudent(SSLEncoder(entry["kind"], entry["arch"], vit_sizes(entry), r.get("layer_scale_init")), r)
 
 
 def random_init_encoder(entry: dict[str, Any], recipe: dict[str, Any], seed: int = 0) -> SSLEncoder:
