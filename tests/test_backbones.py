@@ -13,9 +13,10 @@ from robust3d.models.registry import ModelSpec, family_module, model_spec
 RESNET = {"kind": "resnetext", "arch": "resnet18", "weights": None}
 VIT = {"kind": "vit", "arch": "vit_small_patch14_dinov2", "weights": None, "depth": 2, "embed_dim": 48,
        "num_heads": 2}
+VIT_UP = {**VIT, "upsample": 1.75}  # 14-px patches of the image resized x1.75: 8-px cells, the ResNetExt's
 
 
-@pytest.mark.parametrize(("entry", "stride"), [(RESNET, 8), (VIT, 14)])
+@pytest.mark.parametrize(("entry", "stride"), [(RESNET, 8), (VIT, 14), (VIT_UP, 8)])
 @pytest.mark.parametrize("hw", [(64, 64), (50, 90)])
 def test_feature_map_shape_and_stride(entry, stride, hw):
     torch.manual_seed(0)
@@ -28,7 +29,7 @@ def test_feature_map_shape_and_stride(entry, stride, hw):
     torch.testing.assert_close(pooled(out), out.mean(dim=(2, 3)))
 
 
-@pytest.mark.parametrize(("entry", "tolerance"), [(RESNET, 1), (VIT, 0)])
+@pytest.mark.parametrize(("entry", "tolerance"), [(RESNET, 1), (VIT, 0), (VIT_UP, 0)])
 @pytest.mark.parametrize(("row", "col"), [(5, 2), (3, 6)])
 def test_a_pixel_change_reaches_its_own_cell(entry, tolerance, row, col):
     """cell = floor(pixel / stride): a bright square inside one cell changes that cell's feature the most.
@@ -70,6 +71,40 @@ def test_amp_runs_the_backbone_in_bfloat16_and_returns_float32(entry):
     assert torch.nn.functional.cosine_similarity(out.detach().flatten(1), ref.flatten(1)).min() > 0.99
     out.sum().backward()  # gradients flow to the (float32) weights and the input
     assert images.grad is not None and all(p.grad is not None for p in half.head.parameters())
+
+
+@pytest.mark.parametrize(("entry", "dim"), [(RESNET, 512), (VIT, 48)])
+def test_global_features_are_the_architectures_own_embedding(entry, dim):
+    """The dual heads' input: a ResNet's pooled last stage (512-D for ResNet18), a ViT's class token."""
+    torch.manual_seed(0)
+    net = build_backbone(entry, feature_dim=16).eval()
+    images = torch.rand(2, 3, 56, 56)
+    import timm
+
+    from robust3d.models.backbones import IMAGENET_MEAN, IMAGENET_STD
+
+    # the reference: timm's own classifier embedding (pre-logits) of the same architecture and weights
+    if entry["kind"] == "resnetext":
+        ref_net = timm.create_model("resnet18", pretrained=False, num_classes=0)
+        ref_net.load_state_dict(net.body.state_dict())
+    else:
+        ref_net = timm.create_model(entry["arch"], pretrained=False, num_classes=0, global_pool="token",
+                                    depth=2, embed_dim=48, num_heads=2, dynamic_img_size=True)
+        ref_net.load_state_dict(net.vit.state_dict())
+    normalized = (images - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        emb = net.global_features(images)
+        ref = ref_net.eval()(normalized)
+    assert net.global_dim == dim and emb.shape == (2, dim)
+    torch.testing.assert_close(emb, ref)
+    net.embedding_only()  # a classifier's backbone: the dense-map modules are gone, the embedding stays
+    assert not hasattr(net, "head")
+    torch.testing.assert_close(net.global_features(images), emb)
+
+
+def test_an_upsample_that_splits_pixels_is_refused():
+    with pytest.raises(ValueError, match="whole image pixels"):
+        build_backbone({**VIT, "upsample": 1.5}, feature_dim=16)
 
 
 def test_vit_sizes_come_from_the_config():

@@ -119,3 +119,65 @@ def test_train_time_replicates_resample_epochs_and_runs():
     reps = column.replicates(Row("m", "m", "M"), Sources(train=seeded, seeds=[0, 1]), 1000)
     assert reps.min() >= 1 + 6000 / 3600 - 1e-9 and reps.max() <= 2 + 8400 / 3600 + 1e-9 and reps.std() > 0
     assert reps.mean() == pytest.approx(3.5, abs=0.05)  # the two runs' totals, 3 h and 4 h, on average
+
+
+def test_above_chance_precondition_makes_a_claim_on_chance_level_numbers_untestable():
+    """Claim.above_chance: each named cell's 95% bootstrap interval must lie above its chance level (as
+    <paper>_chance.csv judges), or our side is untestable with the reason; the paper's side is not checked."""
+    strong, at_chance = _hits(0.9, 8), _hits(0.25, 9)
+    claims = [Claim("ab", "a beats b", "greater", (A,), (B,), above_chance=(A, B)),
+              Claim("plain", "a beats b", "greater", (A,), (B,))]
+    values = {A: float(strong.mean()), B: float(at_chance.mean())}
+
+    def frame(chance):
+        return claims_frame(claims, lambda ref: Cell(values[ref], N, ""), lambda ref: Cell(80.0, None, ""),
+                            samples={A: strong, B: at_chance}.get, chance=chance).set_index("claim_id")
+
+    quarter = frame(lambda ref: 25.0)
+    assert (quarter.loc["ab", "holds"], quarter.loc["ab", "verdict"]) == ("untestable", "untestable")
+    assert "t[b, c] is not above chance" in quarter.loc["ab", "note"] and quarter.loc["ab", "ours_left"] == values[A]
+    assert quarter.loc["ab", "paper_holds"] == "false"  # the paper's side: compared as printed (80 vs 80)
+    assert quarter.loc["plain", "holds"] == "true"  # no precondition, same numbers
+    tenth = frame(lambda ref: 10.0)  # both above a 10% chance: compared
+    assert tenth.loc["ab", "holds"] == "true" and tenth.loc["ab", "verdict"] == "holds"
+    unknown = frame(None)
+    assert unknown.loc["ab", "holds"] == "untestable" and "no chance level" in unknown.loc["ab", "note"]
+    no_samples = claims_frame(claims[:1], lambda ref: Cell(values[ref], N, ""), lambda ref: Cell(None),
+                              chance=lambda ref: 10.0).set_index("claim_id")
+    assert "no per-sample values" in no_samples.loc["ab", "note"]
+
+
+def test_value_kinds_and_bounds():
+    """below / above compare one cell with the threshold (exactly, when it is no mean over samples); a bound
+    decides a claim only when its direction settles it."""
+    with pytest.raises(ValueError, match="one left cell"):
+        Claim("x", "x", "below", (A,), (B,), threshold=1.0)
+    with pytest.raises(ValueError, match="needs a threshold"):
+        Claim("x", "x", "above", (A,), ())
+    claims = [Claim("below", "a is below 50", "below", (A,), (), threshold=50.0),
+              Claim("above", "a is above 50", "above", (A,), (), threshold=50.0),
+              Claim("beats", "a beats b", "greater", (A,), (B,))]
+
+    def frame(a: Cell, b: Cell):
+        return claims_frame(claims, {A: a, B: b}.get, lambda ref: Cell(None, None, "not printed")
+                            ).set_index("claim_id")
+
+    exact = frame(Cell(40.0), Cell(30.0))
+    assert list(exact["holds"]) == ["true", "false", "true"]
+    assert list(exact["verdict"][:2]) == ["holds", "fails"] and exact["ci_low"][:2].isna().all()
+    assert frame(Cell(50.0), Cell(30.0)).loc["below", "holds"] == "false"  # strictly below
+    lower = frame(Cell(40.0, bound="lower"), Cell(30.0))  # a >= 40: above 30 for sure, below 50 unknown
+    assert list(lower["holds"]) == ["untestable", "untestable", "true"]
+    upper = frame(Cell(40.0, bound="upper"), Cell(30.0, bound="lower"))  # a <= 40: below 50 for sure
+    assert list(upper["holds"]) == ["true", "false", "untestable"]
+    assert "not settled" in upper.loc["beats", "note"]
+
+
+def test_seed_means_keep_a_bound():
+    from robust3d.tables.cell import seed_mean
+
+    assert seed_mean([Cell(2.0), Cell(4.0, bound="lower")], [0, 1]).bound == "lower"
+    assert seed_mean([Cell(2.0), Cell(4.0)], [0, 1]).bound is None
+    assert seed_mean([Cell(2.0, bound="upper"), Cell(4.0, bound="lower")], [0, 1]).missing
+    with pytest.raises(ValueError, match="bound"):
+        Cell(1.0, bound="sideways")

@@ -39,6 +39,8 @@ def cfg() -> dict:
     c = config["compnets"]
     c["feature_dim"] = 16
     c["backbones"]["vitb14"].update(depth=1, embed_dim=48, num_heads=2)
+    for entry in c["backbones"].values():  # from scratch, in float32: these tests are about the training loop
+        entry.update(weights=None, amp=False)
     c["train"].update(epochs=2, batch_size=4, checkpoint_every=1, num_threads=1)
     c["dual_head"] = {"azimuth_bins": 8, "elevation_bins": 4, "theta_bins": 4}
     return config
@@ -195,5 +197,26 @@ def test_training_learns_a_fixed_batch(cfg):
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert losses[0] == pytest.approx(math.log(3 * 8 * 4 * 4), rel=0.1)  # chance level at the start
+    # near chance at the start (the heads read the pooled 512-D final stage: larger random logits than a
+    # 128-D map gave, so within 20%)
+    assert losses[0] == pytest.approx(math.log(3 * 8 * 4 * 4), rel=0.2)
     assert losses[-1] < 0.4 * losses[0]
+
+
+def test_dual_head_stops_at_convergence_and_records_cpu_time(cfg, data, tmp_path):
+    """A min_gain no score can reach stops training after patience + 1 evaluations, well before the cap."""
+    c = copy.deepcopy(cfg["compnets"])
+    c["train"].update(epochs=6, convergence={"patience": 1, "min_gain": 101.0})
+    spec = model_spec(c, "resnet50")
+    out, metrics = tmp_path / "model.pt", tmp_path / "train.json"
+    dual_head.train(c, spec, split_inputs(data), out, metrics, progress=False)
+    stats = json.loads(metrics.read_text())
+    assert stats["epochs"] == 2 and stats["max_epochs"] == 6 and stats["converged"] is True
+    assert stats["steps"] == 2 * 3 and "converged" in stats["stop_reason"]
+    assert stats["train_cpu_seconds"] > 0 and all(h["cpu_seconds"] > 0 for h in stats["history"])
+    assert [h["calibration_score"] for h in stats["history"]] == [h["score"] for h in stats["history"]]
+
+    c["train"]["convergence"] = None  # the fixed epochs: the cap is the run
+    dual_head.train(c, spec, split_inputs(data), tmp_path / "b.pt", tmp_path / "b.json", progress=False)
+    fixed = json.loads((tmp_path / "b.json").read_text())
+    assert fixed["epochs"] == 6 and fixed["converged"] is None and fixed["stop_reason"] == "fixed schedule (6 epochs)"

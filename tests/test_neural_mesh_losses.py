@@ -1,5 +1,6 @@
-"""Neural mesh core: NOVUM and 3D-CompNets losses against hand computations, their exact relation, omega's effect
-on gradients and FLOPs, Eq. 7 classification and the feature bank's updates."""
+"""Neural mesh core: NOVUM and 3D-CompNets losses against hand computations (NOVUM's background weight, background
+regulariser and near-vertex removal in the image as its release trains it), their exact relation, omega's effect on
+gradients and FLOPs, Eq. 7 classification and the feature bank's updates."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from robust3d.models.neural_mesh.classify import classify
 from robust3d.models.neural_mesh.flops import count_flops
 from robust3d.models.neural_mesh.losses import (
     compnets_loss,
+    contrastive_loss,
     novum_loss,
     omega_from_confusion,
     sample_cross_vertices,
 )
+from robust3d.models.neural_mesh.mesh import near_in_image, near_threshold
+from robust3d.models.neural_mesh.options import MeshOptions
+from robust3d.models.registry import model_spec
 
 
 def unit(angle: float) -> list[float]:
@@ -36,8 +41,8 @@ def tiny():
     background = torch.tensor([unit(B_ANGLE)], dtype=torch.float64)
     # Row 0: class 0, vertex 1, feature at angle 0.4. Row 1: class 1, vertex 2, at angle 2.9.
     f = torch.tensor([unit(0.4), unit(2.9)], dtype=torch.float64)
-    near = torch.zeros(2, 3, 3, dtype=torch.bool)
-    near[0, 1, 0] = True  # vertex 0 of class 0 is "near" vertex 1: out of row 0's denominator
+    near = torch.zeros(2, 3, dtype=torch.bool)  # one row per visible vertex (row of f)
+    near[0, 0] = True  # vertex 0 of class 0 is "near" row 0's vertex 1: out of row 0's denominator
     return dict(f=f, cls=torch.tensor([0, 1]), vertex=torch.tensor([1, 2]), features=features,
                 n_vertices=torch.tensor([3, 3]), background=background, temperature=1 / KAPPA, near=near)
 
@@ -87,6 +92,87 @@ def test_novum_matches_a_hand_computation(tiny):
     assert no_near[0].item() == pytest.approx(-s + math.log(denom + e(0.4, 0.0)), rel=1e-12)
 
 
+def test_novum_background_weight_matches_a_hand_computation(tiny):
+    """NOVUM's release weighs every background term of its softmax 0.005 (weight_noise); Eq. 2 weighs them 1."""
+    w = 0.005
+    terms = novum_loss(**tiny, reduction="none", background_weight=w)
+    s = KAPPA * math.cos(0.4 - 0.5)
+    vertices = e(0.4, 0.5) + e(0.4, 1.0) + sum(e(0.4, a) for a in C_ANGLES[1])
+    assert terms[0].item() == pytest.approx(-s + math.log(vertices + w * e(0.4, B_ANGLE)), rel=1e-12)
+    s1 = KAPPA * math.cos(2.9 - 3.0)
+    all1 = sum(e(2.9, a) for row in C_ANGLES for a in row)
+    assert terms[1].item() == pytest.approx(-s1 + math.log(all1 + w * e(2.9, B_ANGLE)), rel=1e-12)
+    # The weight enters only the background terms: weight 1 is the unweighted loss, a lower weight a lower loss.
+    unweighted = novum_loss(**tiny, reduction="none")
+    assert torch.equal(novum_loss(**tiny, reduction="none", background_weight=1.0), unweighted)
+    assert (terms < unweighted).all()
+    terms_c = compnets_loss(**tiny, omega=torch.ones(2, 2), cross_samples=None, reduction="none", background_weight=w)
+    l_in = -s + math.log(e(0.4, 0.5) + e(0.4, 1.0) + w * e(0.4, B_ANGLE))
+    assert terms_c["in_class"][0].item() == pytest.approx(l_in, rel=1e-12)
+    with pytest.raises(ValueError, match="background weight"):
+        novum_loss(**tiny, background_weight=0.0)
+
+
+def test_novum_background_regularizer_matches_a_hand_computation():
+    """+ 0.1 x the mean cosine between the batch's background features and every real vertex feature, with its
+    gradient on the background features (the bank takes none); padding rows stay out of the mean."""
+    case = random_case(seed=3)  # classes of 5, 4 and 6 vertices: the bank pads to 6
+    g = torch.Generator().manual_seed(7)
+    clutter = F.normalize(torch.randn(4, case["f"].shape[1], generator=g, dtype=torch.float64), dim=-1)
+    leaf = clutter.clone().requires_grad_(True)
+    total = contrastive_loss("novum", **case, background_weight=0.005, clutter=leaf, regularizer=0.1)
+    real = [case["features"][y, j] for y in range(3) for j in range(int(case["n_vertices"][y]))]
+    mean_cos = sum(float(b @ c) for b in clutter for c in real) / (len(clutter) * len(real))
+    base = novum_loss(**case, background_weight=0.005)
+    assert total.item() == pytest.approx(base.item() + 0.1 * mean_cos, rel=1e-12)
+    assert len(real) == 15 < 3 * 6  # the mean is over the 15 real vertices, not the 18 bank rows
+    total.backward()
+    expected = 0.1 * torch.stack(real).sum(0) / (len(clutter) * len(real))
+    torch.testing.assert_close(leaf.grad, expected.expand_as(clutter), rtol=1e-12, atol=1e-15)
+    # Without the weight nothing is added; with it, the batch's background features are required.
+    assert contrastive_loss("novum", **case, background_weight=0.005, clutter=leaf).item() == pytest.approx(
+        base.item(), rel=1e-15)
+    with pytest.raises(ValueError, match="background features"):
+        contrastive_loss("novum", **case, regularizer=0.1)
+
+
+def test_novum_options_are_its_releases_and_compnets_keeps_eq5(smoke_config):
+    """The novum loss takes NOVUM's background weight and regulariser from the config; Eq. 5 has neither."""
+    section = smoke_config["compnets"]
+    mesh = section["mesh"]
+    novum = MeshOptions.of(model_spec(section, "novum_resnet50"), section)
+    comp = MeshOptions.of(model_spec(section, "compnets_resnet50_n32"), section)
+    assert (novum.background_weight, novum.regularizer) == (mesh["novum_background_weight"], mesh["novum_regularizer"])
+    assert (mesh["novum_background_weight"], mesh["novum_regularizer"]) == (0.005, 0.1)  # the release's defaults
+    assert (comp.background_weight, comp.regularizer) == (1.0, 0.0)
+
+
+def test_near_vertices_are_removed_by_their_distance_in_the_image(tiny):
+    """NOVUM's mask_remove_near: same-class vertices projected within 48 px (at 800 px wide) of a vertex leave its
+    denominator, whatever their distance in 3D; invisible vertices are measured too, padding never."""
+    mesh = {"remove_near_px": 48, "remove_near_width": 800}
+    assert near_threshold(mesh, 800) == 48.0 and near_threshold(mesh, 128) == pytest.approx(7.68, rel=1e-12)
+    nan = float("nan")
+    # One image, 5 bank slots: vertices 0 and 1 10 px apart, vertex 2 100 px from both, vertex 3 invisible (a back
+    # vertex projected 20 px from vertex 1), slot 4 padding.
+    uv = torch.tensor([[[100.0, 100.0], [110.0, 100.0], [200.0, 100.0], [110.0, 120.0], [nan, nan]]])
+    visible = torch.tensor([[True, True, True, False, False]])
+    near = near_in_image(uv, visible, near_threshold(mesh, 800))
+    assert near.tolist() == [[False, True, False, True, False],  # vertex 0: 10 px to 1, 22.4 px to 3
+                             [True, False, False, True, False],  # vertex 1
+                             [False, False, False, False, False]]  # vertex 2: 90 px and more from every other
+    # At 128 px wide the same positions are 10 px > 7.68 px apart: nothing is near.
+    assert not near_in_image(uv, visible, near_threshold(mesh, 128)).any()
+    # In the loss: the masked vertex leaves exactly its term (tiny: row 0 is vertex 1 of class 0, 3 vertices).
+    uv_tiny = torch.tensor([[[100.0, 100.0], [110.0, 100.0], [200.0, 100.0]], [[0.0, 0.0], [300.0, 0.0], [0.0, 300.0]]])
+    rows = near_in_image(uv_tiny, torch.tensor([[False, True, False], [False, False, True]]), 48.0)
+    assert rows.tolist() == [[True, False, False], [False, False, False]]
+    terms = novum_loss(**{**tiny, "near": rows}, reduction="none")
+    s = KAPPA * math.cos(0.4 - 0.5)
+    denom = e(0.4, 0.5) + e(0.4, 1.0) + sum(e(0.4, a) for a in C_ANGLES[1]) + e(0.4, B_ANGLE)
+    assert terms[0].item() == pytest.approx(-s + math.log(denom), rel=1e-12)
+
+
 def random_case(seed: int = 0, n_vertices=(5, 4, 6), d: int = 8, n_rows: int = 12):
     g = torch.Generator().manual_seed(seed)
     y, kmax = len(n_vertices), max(n_vertices)
@@ -95,9 +181,8 @@ def random_case(seed: int = 0, n_vertices=(5, 4, 6), d: int = 8, n_rows: int = 1
     features = features * (torch.arange(kmax)[None, :] < nv[:, None])[..., None]  # zero padding rows
     cls = torch.randint(0, y, (n_rows,), generator=g)
     vertex = (torch.rand(n_rows, generator=g, dtype=torch.float64) * nv[cls]).long()
-    near = torch.rand(y, kmax, kmax, generator=g) < 0.3
-    near = near & near.transpose(1, 2)
-    near[:, torch.arange(kmax), torch.arange(kmax)] = False
+    near = torch.rand(n_rows, kmax, generator=g) < 0.3
+    near[torch.arange(n_rows), vertex] = False  # a vertex is never near itself
     return dict(f=F.normalize(torch.randn(n_rows, d, generator=g, dtype=torch.float64), dim=-1), cls=cls,
                 vertex=vertex, features=features, n_vertices=nv,
                 background=F.normalize(torch.randn(7, d, generator=g, dtype=torch.float64), dim=-1),
@@ -132,7 +217,7 @@ def test_eq5_sum_of_two_logs_brackets_novum_but_is_not_novum():
         y, k = int(case["cls"][r]), int(case["vertex"][r])
         sims = torch.einsum("d,ykd->yk", case["f"][r], case["features"]) * kappa
         s = sims[y, k]
-        own = [sims[y, j] for j in range(int(case["n_vertices"][y])) if not case["near"][y, k, j]]
+        own = [sims[y, j] for j in range(int(case["n_vertices"][y])) if not case["near"][r, j]]
         a = torch.stack(own).exp().sum() + (case["background"] @ case["f"][r] * kappa).exp().sum()
         x = sum(sims[o, : int(case["n_vertices"][o])].exp().sum() for o in range(3) if o != y)
         gap = torch.log1p(x * torch.exp(-s)) - torch.log1p(x / a)

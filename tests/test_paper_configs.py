@@ -155,7 +155,7 @@ def test_compnets_dry_run_lists_every_real_dataset_job(dry_runs):
     assert (counts["compnets_holdout"], counts["compnets_val_subset"], counts["compnets_variant_subset"]) == (1, 2, 7)
     assert jobs["compnets_val_subset"] == {f"{derived}/{p}/manifest.csv" for p in ("test", "unseen")}
     assert jobs["compnets_variant_subset"] == {f"{derived}/variants/test/{v}/manifest.csv" for v in variants}
-    assert counts["compnets_train"] == 6 and f"input: {derived}/train/manifest.csv, {derived}/calibration" in text
+    assert counts["compnets_train"] == 12 and f"input: {derived}/train/manifest.csv, {derived}/calibration" in text
     assert "results/imagenet3d/metrics.csv" in jobs["metrics"]
 
 
@@ -219,7 +219,8 @@ def test_convert_dataset_imagenet3d_with_cad_masks_feeds_the_occlusion_variant(r
     cfg = paper_config("compnets")
     cfg["datasets"]["raw_root"] = str(raw_root)
     cfg["datasets"]["imagenet3d"].update(classes=["sofa"], splits=["val"], image_size=list(CROP_SIZE))
-    cfg["compnets"]["data"]["source"] = "synthetic"  # (training on ImageNet3D would need its train split too)
+    cfg["compnets"]["data"].update(source="synthetic", unseen_classes=[], siblings={},  # (training on ImageNet3D
+                                   separate_unseen_models=False)  # would need its train split too)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "imagenet3d"

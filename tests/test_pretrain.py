@@ -217,7 +217,8 @@ def test_sigkill_then_rerun_gives_bit_identical_weights(tmp_path, smoke_config, 
     import yaml
 
     cfg = json.loads(json.dumps(smoke_config))
-    cfg["pretrain"] = {"splits": ["train"], "backbones": {"tiny": {k: v for k, v in TINY_VIT.items()}},
+    cfg["pretrain"] = {"splits": ["train"], "backbones": {**cfg["pretrain"]["backbones"],  # (smoke's: its compnets
+                                                          "tiny": {k: v for k, v in TINY_VIT.items()}},  # start there)
                        "recipe": {**TINY_RECIPE, "epochs": 10, "batch_size": 4, "checkpoint_every": 1}}
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(cfg))

@@ -25,7 +25,7 @@ def test_defaults_fill_every_model_entry(raw):
     cfg = validate_config(raw)["compnets"]
     assert cfg["models"]["resnet50"] == {"family": "dual_head", "backbone": "resnet50", "loss": None,
                                          "cross_samples": None, "vertices_per_class": None}
-    assert cfg["backbones"]["resnet50"]["weights"] is None
+    assert cfg["backbones"]["resnet50"]["weights"] == "ssl:resnet"  # the pretraining stage's, as config.yaml
     assert cfg["pose"]["refine_steps"] == 3 and cfg["pose"]["lr"] == 0.05  # smoke value, schema default
     del raw["compnets"]
     assert validate_config(raw)["compnets"]["mesh"]["vertices_per_class"] == 200  # the whole section defaults
@@ -74,7 +74,16 @@ def test_embedded_and_paper_values():
         (lambda c: c["backbones"]["vitb14"].update(num_heads=5),
          "key 'compnets.backbones.vitb14.num_heads': 5 does not divide embed_dim 48"),
         (lambda c: c["backbones"]["vitb14"].update(weights="lvd142m"),
-         "key 'compnets.backbones.vitb14.depth': pretrained vit_small_patch14_dinov2 weights need"),
+         "key 'compnets.backbones.vitb14.depth': pretrained vit_base_patch14_dinov2 weights need"),
+        (lambda c: c["backbones"]["vitb14"].update(weights="ssl:nope"),
+         "key 'compnets.backbones.vitb14.weights': 'ssl:nope' needs pretrain.backbones.nope"),
+        (lambda c: c["backbones"]["vitb14"].update(embed_dim=96),
+         "key 'compnets.backbones.vitb14.weights': 'ssl:vit_b14' was pretrained as another architecture (embed_dim "
+         "96 vs 48)"),
+        (lambda c: c["backbones"]["resnet50"].update(upsample=2.0),
+         "key 'compnets.backbones.resnet50.upsample': only vit backbones resize their input"),
+        (lambda c: c["backbones"]["vitb14"].update(upsample=1.5),
+         "key 'compnets.backbones.vitb14.upsample': 1.5 makes 9.33333-pixel cells of a patch-14 ViT"),
         (lambda c: c["backbones"]["resnet50"].update(depth=4),
          "key 'compnets.backbones.resnet50.depth': only vit backbones take"),
         (lambda c: c["backbones"]["resnet50"].update(arch="vit_base_patch16_224"),

@@ -36,6 +36,8 @@ def route_config(raw_root: Path) -> dict:
                            corruptions={"names": ["brightness"], "severities": [4]})
     compnets = copy.deepcopy(smoke)
     compnets["models"] = {m: smoke["models"][m] for m in MODELS}
+    for entry in compnets["backbones"].values():  # from scratch: this route's config has no pretraining stage
+        entry["weights"] = None
     compnets["data"] = {"source": "imagenet3d", "unseen_classes": ["sofa"], "calibration_fraction": 0.25}
     cfg["compnets"] = compnets
     return cfg

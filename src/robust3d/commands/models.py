@@ -68,7 +68,8 @@ def train_model(args: argparse.Namespace) -> None:
     seed = split_id(args.model)[1]
     _check_inputs(cfg, list(inputs.values()))
     family_module(spec).train(section, spec, inputs, Path(args.out), Path(args.metrics),
-                              seed=int(cfg["seed"] if seed is None else seed), device=cfg["device"])
+                              seed=int(cfg["seed"] if seed is None else seed), device=cfg["device"],
+                              ssl_root=cfg["results"])
 
 
 def _predict_args(p: argparse.ArgumentParser) -> None:

@@ -126,8 +126,8 @@ def split_chance(truth: pd.DataFrame, seed: int = 0) -> dict[str, tuple[float, f
     return out
 
 
-def chance_verdicts(predictions: pd.DataFrame, unseen_splits: Iterable[str] = ("unseen",), n_resamples: int = 2000,
-                    seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+def chance_verdicts(predictions: pd.DataFrame, unseen_splits: Iterable[str] = ("unseen", "unseen_procedural"),
+                    n_resamples: int = 2000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
     """Whether each model's accuracy on each evaluation is above the chance of that evaluation's samples.
 
     ``predictions``: per-sample predictions of several evaluations (the contract's columns plus ``model, split,

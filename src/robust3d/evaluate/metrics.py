@@ -29,7 +29,7 @@ from robust3d.evaluate.predictions import read_predictions
 
 METRIC_COLUMNS = ("benchmark", "paper", "model", "split", "variant", "level", "metric", "value", "n")
 GROUP_KEYS = ["model", "split", "variant", "level"]
-DEFAULT_UNSEEN_SPLITS = ("unseen",)
+DEFAULT_UNSEEN_SPLITS = ("unseen", "unseen_procedural")
 
 
 def pose_errors(df: pd.DataFrame) -> np.ndarray:

@@ -8,8 +8,14 @@ map ``(B, D, h, w)`` that is NOT L2-normalised (callers normalise), and both car
   bilinear upsampling stages that concatenate the next-finer layer, a 1x1 projection to D: stride 8.
 - ``vit``: a timm ViT (DINOv2-style patch 14, or patch 16 such as DINO's ViT-S/16); patch tokens reshaped to
   their grid and projected to D: stride = the patch size. The normalised image is zero-padded at the
-  bottom/right to a multiple of the stride (never resized), so the cell map above holds exactly and the padding
-  only adds cells past the image.
+  bottom/right to a multiple of the stride, so the cell map above holds exactly and the padding only adds cells
+  past the image. With ``upsample: s`` (entry key; 1 by default) the image is first resized by ``s`` (bilinear),
+  so a patch-14 ViT reads a finer grid of a small image (128 px x 1.75 = 224 px: a 16 x 16 grid, stride 14 / 1.75
+  = 8 image pixels, the ResNetExt's) while keeping the released architecture; ``patch / s`` must be an integer.
+
+Besides the feature map every backbone gives ``global_features(images) -> (B, global_dim)``: the standard
+classification embedding of its architecture (a ResNet's pooled final stage, 2048-D for ResNet50; a ViT's class
+token), which the dual-head baselines read (3D-CompNets Sec. 5.2: "pooled features + fc", "the CLS linear head").
 
 ``entry["weights"]``: ``None`` = random initialisation (the embedded default trains from scratch); otherwise
 real weights by name:
@@ -82,8 +88,26 @@ class _Backbone(nn.Module):
         with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.amp):
             return self.features(images).float()
 
+    def global_features(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, global_dim)``: the architecture's own image embedding (no projection to D)."""
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            return self.embedding(images).float()
+
     def features(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def embedding(self, images: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    #: Modules only the feature map uses (dropped by :meth:`embedding_only`).
+    dense_modules: tuple[str, ...] = ("head",)
+
+    def embedding_only(self) -> _Backbone:
+        """This backbone without the modules only its feature map uses (a classifier's backbone); ``forward`` then
+        fails, ``global_features`` works."""
+        for name in self.dense_modules:
+            delattr(self, name)
+        return self
 
 
 class ResNetExt(_Backbone):
@@ -94,6 +118,7 @@ class ResNetExt(_Backbone):
     """
 
     stride = 8
+    dense_modules = ("reduce", "up1", "up2", "head")
 
     def __init__(self, arch: str, feature_dim: int, weights: str | None = None, ssl_root: str = "results") -> None:
         super().__init__()
@@ -109,6 +134,10 @@ class ResNetExt(_Backbone):
         self.up1 = _double_conv(2 * c3, c2)
         self.up2 = _double_conv(2 * c2, mid)
         self.head = nn.Conv2d(mid, feature_dim, 1)
+        self.global_dim = int(c4)
+
+    def embedding(self, images: torch.Tensor) -> torch.Tensor:
+        return self.body(self.normalize(images))[-1].mean(dim=(-2, -1))
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         x2, x3, x4 = self.body(self.normalize(images))
@@ -121,24 +150,44 @@ class ResNetExt(_Backbone):
 
 
 class PatchViT(_Backbone):
-    """A timm ViT: patch tokens -> grid ``(B, C, H/p, W/p)`` -> 1x1 projection to D (stride p, the patch size)."""
+    """A timm ViT: patch tokens -> grid ``(B, C, H/stride, W/stride)`` -> 1x1 projection to D.
+
+    ``stride`` is in image pixels: the patch size over ``upsample`` (the factor the image is resized by first).
+    """
 
     def __init__(self, arch: str, feature_dim: int, weights: str | None = None, ssl_root: str = "results",
-                 **overrides: int | None) -> None:
+                 upsample: float = 1.0, **overrides: int | None) -> None:
         super().__init__()
         self.normalize = _Normalize()
         self.vit = _vit_body(arch, weights, ssl_root, {k: int(v) for k, v in overrides.items() if v is not None})
-        self.stride = int(self.vit.patch_embed.patch_size[0])
+        patch = int(self.vit.patch_embed.patch_size[0])
+        self.upsample = float(upsample)
+        self.patch = patch
+        if self.upsample <= 0 or abs(patch / self.upsample - round(patch / self.upsample)) > 1e-9:
+            raise ValueError(f"upsample {upsample} must divide the patch size {patch} into whole image pixels "
+                             f"(e.g. {patch / 8:g} for stride 8)")
+        self.stride = round(patch / self.upsample)
+        self.global_dim = int(self.vit.embed_dim)
         self.head = nn.Conv2d(self.vit.embed_dim, feature_dim, 1)
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
+    def _tokens(self, images: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+        """All tokens of the (resized, padded) image ``(B, prefix + gh * gw, C)`` and the grid ``gh, gw``."""
         x = self.normalize(images)
         h, w = x.shape[-2:]
         gh, gw = math.ceil(h / self.stride), math.ceil(w / self.stride)
         x = F.pad(x, (0, gw * self.stride - w, 0, gh * self.stride - h))  # bottom/right: cells stay floor(p/s)
-        tokens = self.vit.forward_features(x)[:, self.vit.num_prefix_tokens:]
-        grid = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, gh, gw)
+        if self.upsample != 1.0:  # to exactly gh x gw patches (a scale factor could floor a pixel off)
+            x = F.interpolate(x, size=(gh * self.patch, gw * self.patch), mode="bilinear", align_corners=False)
+        return self.vit.forward_features(x), gh, gw
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        tokens, gh, gw = self._tokens(images)
+        patches = tokens[:, self.vit.num_prefix_tokens:]
+        grid = patches.transpose(1, 2).reshape(patches.shape[0], -1, gh, gw)
         return self.head(grid)
+
+    def embedding(self, images: torch.Tensor) -> torch.Tensor:
+        return self._tokens(images)[0][:, 0]  # the class token, after the final norm (DINOv2's linear head input)
 
 
 def _resnetext(entry: dict, feature_dim: int, ssl_root: str) -> _Backbone:
@@ -146,7 +195,8 @@ def _resnetext(entry: dict, feature_dim: int, ssl_root: str) -> _Backbone:
 
 
 def _vit(entry: dict, feature_dim: int, ssl_root: str) -> _Backbone:
-    return PatchViT(entry["arch"], feature_dim, entry.get("weights"), ssl_root, **vit_sizes(entry))
+    return PatchViT(entry["arch"], feature_dim, entry.get("weights"), ssl_root, float(entry.get("upsample", 1.0)),
+                    **vit_sizes(entry))
 
 
 #: Backbone kind (a ``backbones`` entry's ``kind``) -> its builder ``(entry, feature_dim, ssl_root) -> module``.

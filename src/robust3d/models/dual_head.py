@@ -15,11 +15,15 @@ Bins: azimuth over [0, 2pi) and theta over [-pi, pi) are periodic, with bin ``i`
 (so 0 is a bin centre for both and the bins wrap around); elevation over [-pi/2, pi/2] is an interval cut into
 equal bins with centres ``low + (i + 0.5) * width`` (angles outside are clamped into the end bins).
 
-Both heads read the globally average-pooled backbone feature map (:func:`robust3d.models.backbones.pooled`).
-Training (Adam, the section's ``train``) is resumable from ``<out>.ckpt`` and evaluates the calibration split after
-every epoch; "optimized to best performance on the validation set" is read as model selection: the written
-weights are those of the epoch with the best calibration score, the mean of class accuracy and pose accuracy
-at pi/6 (the first such epoch on ties); every epoch's numbers are in the training-metrics JSON.
+Both heads are linear layers on the backbone's standard image embedding (Sec. 5.2's baselines;
+``global_features`` of :mod:`robust3d.models.backbones`): a ResNet's pooled final stage (2048-D for ResNet50) or a
+ViT's class token, as a classifier on that backbone is usually built (not the D-dimensional map the neural mesh
+models read). Training (the section's ``train``: Adam or AdamW, optional warm-up) is resumable from ``<out>.ckpt``
+and evaluates the calibration split after every epoch; "optimized to best performance on the validation set" is
+read as model selection: the written weights are those of the epoch with the best calibration score, the mean of
+class accuracy and pose accuracy at pi/6 (the first such epoch on ties); with ``train.convergence`` training stops
+once that score has stopped gaining (:class:`robust3d.models.runtime.Convergence`). Every epoch's numbers (loss,
+scores, wall and CPU seconds) are in the training-metrics JSON's ``history``.
 """
 
 from __future__ import annotations
@@ -92,19 +96,19 @@ def angle_bins(counts: dict[str, int]) -> dict[str, AngleBins]:
 class DualHeadNet(nn.Module):
     """Backbone -> pooled feature -> (class logits ``(B, Y)``, per-angle bin logits ``{angle: (B, n_angle)}``)."""
 
-    def __init__(self, backbone_entry: dict, feature_dim: int, n_classes: int, counts: dict[str, int]) -> None:
+    def __init__(self, backbone_entry: dict, feature_dim: int, n_classes: int, counts: dict[str, int],
+                 ssl_root: str = "results") -> None:
         super().__init__()
         from robust3d.models.backbones import build_backbone
 
-        self.backbone = build_backbone(backbone_entry, feature_dim)
-        self.classifier = nn.Linear(feature_dim, n_classes)
+        self.backbone = build_backbone(backbone_entry, feature_dim, ssl_root).embedding_only()
+        dim = int(self.backbone.global_dim)
+        self.classifier = nn.Linear(dim, n_classes)
         self.bin_counts = {a: int(counts[a]) for a in ANGLES}
-        self.pose_head = nn.Linear(feature_dim, sum(self.bin_counts.values()))
+        self.pose_head = nn.Linear(dim, sum(self.bin_counts.values()))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        from robust3d.models.backbones import pooled
-
-        feat = pooled(self.backbone(images))
+        feat = self.backbone.global_features(images)
         pose = self.pose_head(feat).split(list(self.bin_counts.values()), dim=1)
         return self.classifier(feat), dict(zip(ANGLES, pose, strict=True))
 
@@ -182,30 +186,33 @@ def _calibration_scores(result: dict[str, Any]) -> dict[str, float]:
 # ----------------------------------------------------------------------------------------------- training
 
 def train(section: dict, spec: ModelSpec, inputs: Mapping[str, Path], out: Path, metrics: Path, *, seed: int = 0,
-          device: str = "cpu", progress: bool = True, stop_after_epochs: int | None = None) -> None:
+          device: str = "cpu", progress: bool = True, stop_after_epochs: int | None = None,
+          ssl_root: str = "results") -> None:
     """Train the baseline ``spec`` on ``inputs["train"]`` and write the weights of the best epoch on
     ``inputs["calibration"]`` to ``out`` and the JSON to ``metrics``. ``section``: the paper's config section.
 
     Resumes from ``<out>.ckpt`` (written every ``checkpoint_every`` epochs) when present; a checkpoint written
     with another configuration is an error. ``stop_after_epochs`` stops after checkpointing that many epochs, as
-    a killed job would (for tests).
+    a killed job would (for tests). ``ssl_root``: the results folder ``weights: ssl:<name>`` is read from.
     """
     from robust3d.models.runtime import training_settings
 
     with training_settings(int(section["train"]["num_threads"])):
         _train(section, spec, Path(inputs["train"]), Path(inputs["calibration"]), Path(out), Path(metrics),
-               int(seed), resolve_device(device), progress, stop_after_epochs)
+               int(seed), resolve_device(device), progress, stop_after_epochs, ssl_root)
 
 
 def _train(section: dict, spec: ModelSpec, train_manifest: Path, calibration_manifest: Path, out: Path, metrics: Path,
-           seed: int, device: torch.device, progress: bool, stop_after_epochs: int | None) -> None:
+           seed: int, device: torch.device, progress: bool, stop_after_epochs: int | None, ssl_root: str) -> None:
     from tqdm.auto import tqdm
 
     from robust3d.data.io import atomic_path
     from robust3d.models.data import ManifestDataset, manifest_classes
     from robust3d.models.runtime import (
+        Convergence,
         checkpoint_path,
         load_checkpoint,
+        make_optimizer,
         rng_state,
         save_checkpoint,
         set_rng_state,
@@ -224,34 +231,41 @@ def _train(section: dict, spec: ModelSpec, train_manifest: Path, calibration_man
     run_config = {"model": spec.name, "backbone": entry, "feature_dim": int(section["feature_dim"]),
                   "bins": {a: b.n for a, b in bins.items()}, "classes": classes, "epochs": epochs,
                   "batch_size": batch_size, "lr": float(tc["lr"]), "weight_decay": float(tc["weight_decay"]),
-                  "seed": seed, "train": str(train_manifest.resolve()),
+                  "optimizer": tc.get("optimizer", "adam"), "warmup_epochs": float(tc.get("warmup_epochs", 0)),
+                  "convergence": tc.get("convergence"), "seed": seed, "train": str(train_manifest.resolve()),
                   "calibration": str(calibration_manifest.resolve())}
+    convergence = Convergence.of(tc)
 
     random.seed(seed)
     torch.manual_seed(seed)
-    net = DualHeadNet(entry, run_config["feature_dim"], len(classes), run_config["bins"]).to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=run_config["lr"], weight_decay=run_config["weight_decay"])
+    net = DualHeadNet(entry, run_config["feature_dim"], len(classes), run_config["bins"], ssl_root).to(device)
+    steps_per_epoch = math.ceil(len(train_set) / batch_size)
+    optimizer, schedule = make_optimizer(net.parameters(), tc, steps_per_epoch)
     ckpt_path = checkpoint_path(out)
-    state: dict[str, Any] = {"epoch": 0, "steps": 0, "elapsed": 0.0, "history": [], "best": None}
+    state: dict[str, Any] = {"epoch": 0, "steps": 0, "elapsed": 0.0, "cpu": 0.0, "history": [], "best": None,
+                             "stop_reason": f"epoch cap ({epochs})"}
     ckpt = load_checkpoint(ckpt_path, run_config)
     if ckpt is not None:
         net.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        schedule.load_state_dict(ckpt["schedule"])
         set_rng_state(ckpt["rng"])
         state = ckpt["state"]
     resumed_from, elapsed_before, started = state["epoch"], state["elapsed"], time.perf_counter()
+    cpu_before, cpu_started = state["cpu"], time.process_time()
 
     def checkpoint() -> None:
         state["elapsed"] = elapsed_before + time.perf_counter() - started
+        state["cpu"] = cpu_before + time.process_time() - cpu_started
         save_checkpoint(ckpt_path, {"config": run_config, "model": net.state_dict(),
-                                    "optimizer": optimizer.state_dict(), "rng": rng_state(), "state": state,
-                                    "epoch": state["epoch"]})
+                                    "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+                                    "rng": rng_state(), "state": state, "epoch": state["epoch"]})
 
-    steps_per_epoch = math.ceil(len(train_set) / batch_size)
     bar = tqdm(total=epochs * steps_per_epoch, initial=state["steps"], disable=not progress, unit="step",
                desc=f"train {spec.name}")
     while state["epoch"] < epochs:
         epoch = state["epoch"]
+        epoch_wall, epoch_cpu = time.perf_counter(), time.process_time()
         net.train()
         loss_sum, n_steps = 0.0, 0
         for batch in _loader(train_set, batch_size, _epoch_batches(len(train_set), batch_size, seed, epoch)):
@@ -262,24 +276,35 @@ def _train(section: dict, spec: ModelSpec, train_manifest: Path, calibration_man
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            schedule.step()
             loss_value = float(loss.detach())
             loss_sum, n_steps = loss_sum + loss_value, n_steps + 1
             state["steps"] += 1
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{loss_value:.3f}")
         scores = _calibration_scores(_infer(net, calib_set, bins, batch_size, device))
-        state["history"].append({"epoch": epoch, "train_loss": loss_sum / max(n_steps, 1), **scores})
+        state["history"].append({"epoch": epoch, "loss": loss_sum / max(n_steps, 1), "train_loss": loss_sum / max(
+            n_steps, 1), **scores, "calibration_score": scores["score"],
+            "seconds": time.perf_counter() - epoch_wall, "cpu_seconds": time.process_time() - epoch_cpu})
         if state["best"] is None or scores["score"] > state["best"]["score"]:
             state["best"] = {"epoch": epoch, "score": scores["score"],
                              "state_dict": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
         state["epoch"] = epoch + 1
-        if state["epoch"] < epochs and (state["epoch"] % every == 0 or state["epoch"] == stop_after_epochs):
+        done = convergence is not None and convergence.reached([h["score"] for h in state["history"]])
+        if done:
+            state["stop_reason"] = (f"converged: the last {convergence.patience} calibration scores gained less "
+                                    f"than {convergence.min_gain} points")
+        if not done and state["epoch"] < epochs and (state["epoch"] % every == 0
+                                                     or state["epoch"] == stop_after_epochs):
             checkpoint()
+        if done:
+            break
         if stop_after_epochs is not None and state["epoch"] >= stop_after_epochs and state["epoch"] < epochs:
             bar.close()
             return
     bar.close()
     state["elapsed"] = elapsed_before + time.perf_counter() - started
+    state["cpu"] = cpu_before + time.process_time() - cpu_started
 
     best = state["best"]
     with atomic_path(out) as tmp:
@@ -288,13 +313,16 @@ def _train(section: dict, spec: ModelSpec, train_manifest: Path, calibration_man
                     "state_dict": best["state_dict"], "best_epoch": best["epoch"]}, tmp)
     history = state["history"]
     summary = {"model": spec.name, "family": spec.family, "backbone": spec.backbone, "loss": None,
-               "cross_samples": None, "classes": classes, "epochs": epochs, "steps": state["steps"],
-               "train_seconds": state["elapsed"], "seconds_per_epoch": state["elapsed"] / max(epochs, 1),
+               "cross_samples": None, "classes": classes, "epochs": state["epoch"], "max_epochs": epochs,
+               "converged": None if convergence is None else state["stop_reason"].startswith("converged"),
+               "stop_reason": state["stop_reason"] if convergence is not None else f"fixed schedule ({epochs} epochs)",
+               "steps": state["steps"], "train_seconds": state["elapsed"], "train_cpu_seconds": state["cpu"],
+               "seconds_per_epoch": state["elapsed"] / max(state["epoch"], 1),
                "loss_gflops_per_step": None, "final_loss": history[-1]["train_loss"] if history else None,
-               "resumed_from": resumed_from,
+               "resumed_from": resumed_from, "weights": entry.get("weights"),
                "selection": "weights of the epoch with the best calibration score "
                             "(mean of class accuracy and pose accuracy at pi/6)",
-               "best_epoch": best["epoch"], "calibration": history}
+               "best_epoch": best["epoch"], "history": history, "calibration": history}
     write_json(metrics, summary)
     ckpt_path.unlink(missing_ok=True)  # the final weights supersede it
 
@@ -309,7 +337,8 @@ def load_model(checkpoint: Path, device: torch.device | str = "cpu") -> tuple[Du
     blob = torch.load(checkpoint, map_location="cpu", weights_only=True)
     if blob.get("format") != WEIGHTS_FORMAT:
         raise ValueError(f"{checkpoint} is not a dual-head model ({WEIGHTS_FORMAT}); got {blob.get('format')}")
-    net = DualHeadNet(blob["backbone_entry"], blob["feature_dim"], len(blob["classes"]), blob["bins"])
+    entry = {**blob["backbone_entry"], "weights": None}  # the trained tensors follow; no start weights are read
+    net = DualHeadNet(entry, blob["feature_dim"], len(blob["classes"]), blob["bins"])
     net.load_state_dict(blob["state_dict"])
     return net.to(device).eval(), {k: v for k, v in blob.items() if k != "state_dict"}
 

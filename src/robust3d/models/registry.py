@@ -3,8 +3,9 @@
 A model id (``<paper>.models.<id>``) names a family (how it is trained and predicts), a backbone entry
 (``<paper>.backbones.<name>``) and the family's options. Each family module exposes
 
-- ``train(section, spec, inputs, out, metrics, *, seed, device)``: ``section`` is the paper's config section,
-  ``inputs`` maps input names (``train``, ``calibration``, ...) to manifests;
+- ``train(section, spec, inputs, out, metrics, *, seed, device, ssl_root)``: ``section`` is the paper's config
+  section, ``inputs`` maps input names (``train``, ``calibration``, ...) to manifests, ``ssl_root`` the results
+  folder that ``weights: ssl:<name>`` backbones start from;
 - ``predict(section, spec, checkpoint, manifest, out_csv, *, device, unseen)``,
 
 so a paper's rules dispatch on the spec alone, whatever the paper.
@@ -29,10 +30,11 @@ def model_spec(section: dict, name: str) -> ModelSpec:
 
     ``name`` may carry a seed (``<model>@s<k>``, :mod:`robust3d.models.seeds`): the spec is the model's, under
     the seeded id, and ``k`` must be one of the section's ``seeds``."""
-    from robust3d.models.seeds import paper_seeds, split_id
+    from robust3d.models.seeds import UNSEEN_SET, paper_seeds, split_id
 
     models = section.get("models", {})
     base, seed = split_id(name)
+    base = base.removesuffix(UNSEEN_SET)  # the same model, trained without the unseen classes
     seeds = paper_seeds(section)
     if base not in models:
         raise ValueError(f"unknown model '{name}' (allowed: {', '.join(sorted(models)) or 'none configured'})")

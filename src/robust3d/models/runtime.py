@@ -11,6 +11,7 @@ import os
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,8 @@ import torch
 
 from robust3d.data.io import atomic_path, write_json
 
-__all__ = ["checkpoint_path", "epoch_order", "load_checkpoint", "resolve_device", "rng_state", "save_checkpoint",
-           "set_rng_state", "step_generator", "training_settings", "write_json"]
+__all__ = ["Convergence", "checkpoint_path", "epoch_order", "load_checkpoint", "make_optimizer", "resolve_device",
+           "rng_state", "save_checkpoint", "set_rng_state", "step_generator", "training_settings", "write_json"]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -99,3 +100,38 @@ def load_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any] | None
         raise ValueError(f"checkpoint {path} was written with another configuration ({ckpt.get('config')}); "
                          "delete it to start over")
     return ckpt
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """Stop training when the calibration score (percent) gained less than ``min_gain`` points over the last
+    ``patience`` evaluations: their best is below the best before them + ``min_gain``. ``None`` settings (the
+    paper configs) train the fixed number of epochs."""
+
+    patience: int = 3
+    min_gain: float = 0.5
+
+    @classmethod
+    def of(cls, train: dict) -> Convergence | None:
+        c = train.get("convergence")
+        return None if c is None else cls(int(c.get("patience", 3)), float(c.get("min_gain", 0.5)))
+
+    def reached(self, scores: list[float]) -> bool:
+        if len(scores) <= self.patience:
+            return False
+        return max(scores[-self.patience:]) < max(scores[:-self.patience]) + self.min_gain
+
+
+def make_optimizer(params, train: dict, steps_per_epoch: int
+                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """The section's optimiser (``optimizer``: adam, or adamw as DINOv2 fine-tunes ViTs) and a per-step schedule:
+    a linear warm-up over ``warmup_epochs`` epochs, then the constant ``lr`` (both in the checkpoint)."""
+    lr, wd = float(train["lr"]), float(train["weight_decay"])
+    kind = train.get("optimizer", "adam")
+    if kind not in ("adam", "adamw"):
+        raise ValueError(f"optimizer must be adam or adamw, got {kind!r}")
+    optimizer = (torch.optim.AdamW if kind == "adamw" else torch.optim.Adam)(params, lr=lr, weight_decay=wd)
+    warmup = max(int(round(float(train.get("warmup_epochs", 0)) * steps_per_epoch)), 0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup)
+                                                 if warmup else 1.0)
+    return optimizer, schedule

@@ -24,6 +24,11 @@ def seeded_id(model: str, seed: int) -> str:
     return f"{model}{SEED_MARK}{int(seed)}"
 
 
+#: Marks a paper's model set trained without its unseen classes (``<model>@unseen``, ``<model>@unseen@s<k>``;
+#: 3D-CompNets' Table 3 with ``compnets.data.separate_unseen_models``).
+UNSEEN_SET = "@unseen"
+
+
 def split_id(model_id: str) -> tuple[str, int | None]:
     """(model name, seed) of an id; the seed is None for a plain model name."""
     match = _SEEDED.match(model_id)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["RELEASED_SSL", "SSL_FORMAT", "ReleasedWeights", "WeightsUnavailable", "load_ssl_weights",
-           "moco_to_torchvision", "save_ssl_weights", "ssl_name", "ssl_weights_path"]
+           "moco_to_torchvision", "save_ssl_weights", "ssl_inputs", "ssl_name", "ssl_weights_path"]
 
 #: ``format`` of a pretraining stage's ``backbone.pt``; bump it when the layout changes so old files are refused.
 SSL_FORMAT = "robust3d.pretrain/1"
@@ -76,6 +76,16 @@ def ssl_name(weights: str | None) -> str | None:
 def ssl_weights_path(root: str | os.PathLike, name: str) -> Path:
     """Where the pretraining stage writes the backbone of run ``name`` under the results folder ``root``."""
     return Path(root) / "pretrain" / name / "backbone.pt"
+
+
+def ssl_inputs(section: dict[str, Any], model: str, results: str | Path) -> list[str]:
+    """The pretraining stage's files a paper's model starts from: ``[<results>/pretrain/<name>/backbone.pt]`` when
+    its backbone entry says ``weights: ssl:<name>``, else ``[]`` (a workflow rule's input, so the stage runs first).
+    ``model`` may carry a seed or set suffix (``<model>@...``)."""
+    spec = section["models"][model.split("@")[0]]
+    weights = section["backbones"][spec["backbone"]].get("weights")
+    name = ssl_name(weights) if weights is not None else None
+    return [] if name is None else [str(ssl_weights_path(results, name))]
 
 
 def _sizes(sizes: dict[str, Any] | None) -> dict[str, int]:

@@ -52,6 +52,26 @@ class SyntheticRoute:
         return list(self.config["synthetic"]["unseen_categories"])
 
     @property
+    def procedural_classes(self) -> list[str]:
+        """Unseen classes of a split of their own beside ``unseen`` (none here: ``unseen`` is the procedural one)."""
+        return []
+
+    @property
+    def seen_classes(self) -> list[str]:
+        """The classes a model trained on ``train`` knows."""
+        synth = self.config["synthetic"]
+        return [c for c in synth["categories"] if c not in synth["unseen_categories"]]
+
+    @property
+    def separate(self) -> bool:
+        """Whether the unseen classes have a model set of their own (only where a paper holds classes out)."""
+        return False
+
+    def seen_manifest(self, split: str) -> str:
+        """The training data of a model set that never saw the unseen classes: ``train`` already is."""
+        return self.manifest(split)
+
+    @property
     def image_hw(self) -> tuple[int, int]:
         size = int(self.config["synthetic"]["image_size"])
         return size, size

@@ -2,7 +2,9 @@
 
 A claim compares cells (:class:`Ref`) with one of a few tests; it is evaluated once on our cells (``holds``) and
 once on the paper's printed cells (``paper_holds``), so a reader sees whether our run reproduces the statement
-and how wide the margin is on each side. A missing cell makes a claim ``untestable``, never true or false.
+and how wide the margin is on each side. A missing cell makes a claim ``untestable``, never true or false; so does
+a claim whose ``above_chance`` cells are not above the chance level of their samples (a comparison of chance-level
+numbers says nothing), and one on a bound (:attr:`Cell.bound`) that the bound's direction does not settle.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from robust3d.tables.cell import Cell
 if TYPE_CHECKING:
     import pandas as pd
 
-KINDS = ("greater", "less", "drop_less", "ratio_at_most", "ratio_at_least")
+KINDS = ("greater", "less", "drop_less", "ratio_at_most", "ratio_at_least", "below", "above")
+#: Kinds that compare one cell with ``threshold`` (no right side).
+VALUE_KINDS = ("below", "above")
 CLAIM_COLUMNS = ["claim_id", "claim", "evidence", "test", "holds", "ours_left", "ours_right", "ours_statistic",
                  "threshold", "paper_left", "paper_right", "paper_statistic", "paper_holds", "paper_evidence", "note",
                  "timing", "verdict", "ci_low", "ci_high", "n_samples"]
@@ -40,9 +44,13 @@ class Ref:
 @dataclass(frozen=True)
 class Claim:
     """``kind``: greater / less (left vs the max / min of right), drop_less (left = (base, shifted), right the
-    same; the left drop is smaller), ratio_at_most / ratio_at_least (left / right against ``threshold``).
+    same; the left drop is smaller), ratio_at_most / ratio_at_least (left / right against ``threshold``), below /
+    above (the one left cell strictly against ``threshold``, no right side).
     ``paper_left`` / ``paper_right`` replace the refs on the paper's side (e.g. a figure without numbers, checked
-    against a table); ``paper_text`` quotes the paper when it states the claim without printed numbers."""
+    against a table); ``paper_text`` quotes the paper when it states the claim without printed numbers.
+    ``above_chance``: accuracy cells that must be above the chance level of their samples (95% bootstrap interval
+    over the samples wholly above it, as ``<paper>_chance.csv`` judges) for our side to be tested at all; the
+    paper's side is not checked (its chance levels are not printed)."""
 
     id: str
     text: str
@@ -54,12 +62,15 @@ class Claim:
     paper_right: tuple[Ref, ...] | None = None
     paper_text: str = ""
     paper_text_holds: bool | None = None
+    above_chance: tuple[Ref, ...] = ()
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.id}: unknown kind '{self.kind}' (known: {', '.join(KINDS)})")
-        if self.kind.startswith("ratio") and self.threshold is None:
+        if (self.kind.startswith("ratio") or self.kind in VALUE_KINDS) and self.threshold is None:
             raise ValueError(f"claim {self.id}: {self.kind} needs a threshold")
+        if self.kind in VALUE_KINDS and (len(self.left) != 1 or self.right):
+            raise ValueError(f"claim {self.id}: {self.kind} compares one left cell with the threshold")
         if self.kind == "drop_less" and (len(self.left) != 2 or len(self.right) != 2):
             raise ValueError(f"claim {self.id}: drop_less compares (base, shifted) pairs")
 
@@ -74,14 +85,20 @@ class Outcome:
 
 
 def evaluate(claim: Claim, lookup: Callable[[Ref], Cell], left=None, right=None) -> Outcome:
-    """Evaluate ``claim`` on the cells ``lookup`` returns (ours or the paper's)."""
+    """Evaluate ``claim`` on the cells ``lookup`` returns (ours or the paper's); on bounds, see :func:`settle`."""
     left, right = left or claim.left, right or claim.right
     cells = {ref: lookup(ref) for ref in (*left, *right)}
     missing = [f"{ref} ({cells[ref].note or 'missing'})" for ref in cells if cells[ref].missing]
     if missing:
         return Outcome(None, None, None, None, "missing: " + "; ".join(missing))
-    lv = [cells[r].value for r in left]
-    rv = [cells[r].value for r in right]
+    outcome = _compare(claim, [cells[r].value for r in left], [cells[r].value for r in right])
+    return settle(claim, outcome, [cells[r] for r in (*left, *right)], [*left, *right])
+
+
+def _compare(claim: Claim, lv: list[float], rv: list[float]) -> Outcome:
+    if claim.kind in VALUE_KINDS:
+        a = lv[0]
+        return Outcome(a < claim.threshold if claim.kind == "below" else a > claim.threshold, a, None, a)
     if claim.kind == "greater":
         a, b = lv[0], max(rv)
         return Outcome(a > b, a, b, a - b)
@@ -99,6 +116,62 @@ def evaluate(claim: Claim, lookup: Callable[[Ref], Cell], left=None, right=None)
     return Outcome(holds, a, b, ratio)
 
 
+def _high_side(kind: str) -> bool:
+    """Whether the claim holds for a large statistic (greater, above, ratio_at_least) or a small one."""
+    return kind in ("greater", "above", "ratio_at_least")
+
+
+def _direction(kind: str, position: int, n_left: int) -> int:
+    """+1 when the claim's statistic can only grow as the cell at ``position`` (left refs first) grows, -1 when it
+    can only shrink: a difference or drop rises with its left term and falls with its right (a max or min of the
+    right cells never falls as one of them rises), a ratio of positive times with its numerator."""
+    if kind == "drop_less":  # (left base - left shifted) - (right base - right shifted)
+        return (1, -1, -1, 1)[position]
+    return 1 if position < n_left else -1
+
+
+def settle(claim: Claim, outcome: Outcome, cells: list[Cell], refs: list[Ref]) -> Outcome:
+    """An outcome on bounded cells (a time to convergence of a run that did not converge is a lower bound): it
+    stands when every bound can only move the statistic further to the side the outcome is on (a lower bound on
+    NOVUM's time can only raise the speed-up, so a speed-up that already reaches the threshold holds); otherwise
+    the claim is untestable, with the bounds named."""
+    bounded = [(i, c) for i, c in enumerate(cells) if c.bound]
+    if not bounded or outcome.holds is None:
+        return outcome
+    moves = {_direction(claim.kind, i, len(claim.left)) * (1 if c.bound == "lower" else -1) for i, c in bounded}
+    names = ", ".join(f"{refs[i]} is {'at least' if c.bound == 'lower' else 'at most'} its value" for i, c in bounded)
+    # One direction ``up`` (the true statistic is at least the measured one, or at most): the outcome stands when
+    # that direction leads away from the threshold, i.e. it holds on the side the bound points to, or fails on the
+    # other.
+    up = next(iter(moves)) == 1
+    if len(moves) == 1 and outcome.holds == (up == _high_side(claim.kind)):
+        return Outcome(outcome.holds, outcome.left, outcome.right, outcome.statistic,
+                       "; ".join(filter(None, [outcome.note, f"settled although {names}"])))
+    return Outcome(None, outcome.left, outcome.right, outcome.statistic,
+                   "; ".join(filter(None, [outcome.note, f"not settled: {names}"])))
+
+
+def chance_reason(claim: Claim, ours: Callable[[Ref], Cell], samples: Callable[[Ref], pd.Series | None] | None,
+                  chance: Callable[[Ref], float | None] | None) -> str:
+    """Why our side of ``claim`` is not tested (an ``above_chance`` cell not above its chance level), or ""."""
+    from robust3d.evaluate.stats import paired_bootstrap
+
+    for ref in claim.above_chance:
+        level = chance(ref) if chance else None
+        if level is None:
+            return f"{ref}: no chance level of its samples to test it against"
+        series = samples(ref) if samples else None
+        if series is None:
+            return f"{ref}: no per-sample values to test it against chance ({level:.1f})"
+        values = series.to_numpy().T  # (n,) or, over training seeds, (seeds, n)
+        interval = paired_bootstrap(lambda a: a.mean(axis=-1), values, n_resamples=BOOTSTRAP_RESAMPLES,
+                                    seed=BOOTSTRAP_SEED)
+        if not interval.low > level:
+            return (f"{ref} is not above chance: {ours(ref).value:.1f} (95% interval {interval.low:.1f} to "
+                    f"{interval.high:.1f}) against a chance level of {level:.1f}")
+    return ""
+
+
 def _flag(value: bool | None) -> str:
     return "untestable" if value is None else str(bool(value)).lower()
 
@@ -112,6 +185,8 @@ def _statistic(kind: str, n_left: int) -> Callable[..., np.ndarray]:
             return left[0] - np.max(np.stack(right), axis=0)
         if kind == "less":
             return left[0] - np.min(np.stack(right), axis=0)
+        if kind in VALUE_KINDS:
+            return left[0]
         return (left[0] - left[1]) - (right[0] - right[1])  # drop_less
     return stat
 
@@ -125,12 +200,14 @@ def _replicate_statistic(kind: str, n_left: int, reps: list[np.ndarray]) -> np.n
         return left[0] - np.min(np.stack(right), axis=0)
     if kind == "drop_less":
         return (left[0] - left[1]) - (right[0] - right[1])
+    if kind in VALUE_KINDS:
+        return left[0]
     return left[0] / right[0]  # ratio_at_most / ratio_at_least
 
 
 def _side_and_threshold(claim: Claim) -> tuple[str, float]:
-    if claim.kind.startswith("ratio"):
-        return ("less" if claim.kind == "ratio_at_most" else "greater"), float(claim.threshold)
+    if claim.kind.startswith("ratio") or claim.kind in VALUE_KINDS:
+        return ("greater" if _high_side(claim.kind) else "less"), float(claim.threshold)
     return ("greater" if claim.kind == "greater" else "less"), 0.0
 
 
@@ -161,7 +238,9 @@ def verdict_of(claim: Claim, mine: Outcome, timed: bool,
 
     Comparisons of per-sample accuracies get a 95% paired percentile bootstrap over the test samples (paired by
     ``sample_id``): ``holds`` / ``fails`` when the interval of the statistic lies wholly on one side of 0,
-    ``within noise`` otherwise. Ratios of exact counts (FLOPs) are ``holds`` / ``fails`` with no interval. A claim
+    ``within noise`` otherwise. Ratios of exact counts (FLOPs), and a value against a threshold when the value is
+    not a mean over samples (a training record such as omega's sparsity), are ``holds`` / ``fails`` with no
+    interval. A claim
     on wall-clock cells is judged on the cells' repeated timings (:func:`timed_verdict`), or ``not assessed``
     when a cell was timed once.
     """
@@ -172,10 +251,10 @@ def verdict_of(claim: Claim, mine: Outcome, timed: bool,
         return "untestable", nan, nan, None
     if timed:
         return timed_verdict(claim, mine, replicates)
-    if claim.kind.startswith("ratio"):
-        return ("holds" if mine.holds else "fails"), nan, nan, None
     refs = (*claim.left, *claim.right)
     series = [samples(ref) for ref in refs] if samples else [None]
+    if claim.kind.startswith("ratio") or (claim.kind in VALUE_KINDS and any(s is None for s in series)):
+        return ("holds" if mine.holds else "fails"), nan, nan, None
     if any(s is None for s in series):
         return "not assessed (no per-sample values)", nan, nan, None
     try:
@@ -208,16 +287,21 @@ def paired_arrays(cells: list[pd.Series | pd.DataFrame]) -> list[np.ndarray]:
 def claims_frame(claims: list[Claim], ours: Callable[[Ref], Cell], paper: Callable[[Ref], Cell],
                  timing: Callable[[Ref], bool] | None = None,
                  samples: Callable[[Ref], pd.Series | None] | None = None,
-                 replicates: Callable[[Ref], np.ndarray | None] | None = None) -> pd.DataFrame:
+                 replicates: Callable[[Ref], np.ndarray | None] | None = None,
+                 chance: Callable[[Ref], float | None] | None = None) -> pd.DataFrame:
     """One row per claim: ours (holds and the numbers behind it) beside the paper's. ``timing(ref)`` says whether a
-    cell is a wall-clock value; a claim reading one is marked ``timing`` (its verdict depends on the machine).
+    cell is a timed value; a claim reading one is marked ``timing`` (its verdict depends on the machine).
     ``samples(ref)``: a cell's per-sample values, for the ``verdict`` and its interval (:func:`verdict_of`);
-    ``replicates(ref)``: a wall-clock cell's bootstrap replicates from its repeated timings."""
+    ``replicates(ref)``: a timed cell's bootstrap replicates from its repeated timings; ``chance(ref)``: the
+    chance level of an accuracy cell's samples (same unit), for the claims' ``above_chance`` precondition."""
     import pandas as pd
 
     records = []
     for claim in claims:
         mine = evaluate(claim, ours)
+        reason = chance_reason(claim, ours, samples, chance) if mine.holds is not None else ""
+        if reason:  # the numbers stay visible; the comparison is not made
+            mine = Outcome(None, mine.left, mine.right, mine.statistic, "untestable: " + reason)
         timed = bool(timing) and any(timing(ref) for ref in (*claim.left, *claim.right))
         verdict, low, high, n = verdict_of(claim, mine, timed, samples, replicates)
         theirs = evaluate(claim, paper, claim.paper_left, claim.paper_right)

@@ -5,7 +5,7 @@ Kept apart from :mod:`robust3d.tables.sources` on purpose: nothing here can beco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from robust3d.data.io import read_yaml
@@ -17,11 +17,30 @@ class Reference:
     citation: str
     dataset: str
     tables: dict  # table name -> {"printed_as", "columns", "rows": {row key: {"label", "values"}}}
+    # Numbers the paper states in its text rather than in a table (a claim's threshold): key -> {"value", "text"}.
+    stated: dict = field(default_factory=dict)
 
     def value(self, table: str, row: str, column: str) -> float | None:
         values = self.tables.get(table, {}).get("rows", {}).get(row, {}).get("values", {})
         value = values.get(column)
         return None if value is None else float(value)
+
+    def required(self, table: str, row: str, column: str) -> float:
+        """A printed number a claim is built on (its threshold): an error, not a gap, when the file lacks it."""
+        value = self.value(table, row, column)
+        if value is None:
+            raise ValueError(f"{self.paper} reference: no printed {table}[{row}, {column}]")
+        return value
+
+    def stated_value(self, key: str) -> float:
+        """A number of the paper's text (``stated.<key>.value``), e.g. a claim's threshold."""
+        if key not in self.stated or self.stated[key].get("value") is None:
+            raise ValueError(f"{self.paper} reference: no stated number '{key}'")
+        return float(self.stated[key]["value"])
+
+    def stated_text(self, key: str) -> str:
+        """Where the paper states it (``stated.<key>.text``: the sentence quoted)."""
+        return " ".join(str(self.stated.get(key, {}).get("text", "")).split())
 
     def row_label(self, table: str, row: str) -> str | None:
         return self.tables.get(table, {}).get("rows", {}).get(row, {}).get("label")
@@ -46,4 +65,5 @@ def load_reference(path: str | Path) -> Reference:
     if not path.exists():
         raise ValueError(f"no reference numbers at {path}")
     data = read_yaml(path)
-    return Reference(data["paper"], " ".join(data["citation"].split()), data["dataset"], data["tables"])
+    return Reference(data["paper"], " ".join(data["citation"].split()), data["dataset"], data["tables"],
+                     data.get("stated") or {})

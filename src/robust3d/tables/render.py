@@ -4,7 +4,7 @@ CSV (long, one row per cell and source): ``table, row, row_label, column, column
 timing, sd, seeds`` with ``source`` in {ours, paper}; ``note`` says why a value is missing or how it was derived;
 ``sd`` and ``seeds``: the spread over training seeds when ``value`` is a mean over several (empty otherwise).
 Markdown: one line per table row and source, ``mean ± sd`` over seeds, missing values shown as "—" with a
-numbered reason.
+numbered reason, a bound as "≥ value" / "≤ value" (its reason in the note).
 """
 
 from __future__ import annotations
@@ -114,6 +114,8 @@ def markdown(table: BuiltTable) -> str:
         shown = format_value(cell.value, percent)
         if shown != "—" and cell.sd is not None:
             shown = f"{shown} ± {format_value(cell.sd, percent)}"
+        if shown != "—" and cell.bound:
+            shown = ("≥ " if cell.bound == "lower" else "≤ ") + shown  # a bound, not the value (see its † note)
         if shown != "—":
             return f"{shown} †" if cell.note else shown
         reason = f"{source}: {cell.note or 'missing'}"

@@ -29,12 +29,19 @@ class Row:
     group: str = ""  # block of rows, e.g. "Class." / "Pose Est."
     metric: str | None = None  # metric of the row's cells when the column does not fix one
     source: str = "model"  # "model": `model` is a model id; "scaling": a series of the scaling CSV
+    # The column keys this row has (None: every column): a row added for a claim reads only what the claim needs,
+    # so the workflow predicts nothing else for it; its other cells stay empty with the reason.
+    columns: tuple[str, ...] | None = None
+
+    def has(self, column: str) -> bool:
+        return self.columns is None or column in self.columns
 
 
-#: Marks wall-clock columns in rendered tables (see TIMING_NOTE).
+#: Marks timed columns (wall-clock or CPU seconds) in rendered tables (see TIMING_NOTE).
 TIMING_MARK = "⏱"
-TIMING_NOTE = (f"{TIMING_MARK} wall-clock time on the machine that ran it: it changes with the hardware, the load "
-               "and the thread count, so compare it only between runs on one machine")
+TIMING_NOTE = (f"{TIMING_MARK} time measured on the machine that ran it (wall-clock or process CPU seconds, as the "
+               "column says): it changes with the hardware and the thread count, wall-clock time also with the "
+               "load, so compare it only between runs on one machine")
 
 
 def mean_per_sample(parts: list[pd.Series | None]) -> pd.Series | None:
@@ -140,9 +147,14 @@ class TrainColumn(Column):
         cell = sources.train_field(row.model, self.field_name, dict(self.null_notes))
         return cell if cell.missing else Cell(cell.value * self.scale, cell.n, cell.note)
 
+    def fields(self, run: dict) -> tuple[str, str | None]:
+        """(total field, per-epoch history key) this run's cell reads (a subclass may fall back for old files)."""
+        return self.field_name, self.epoch_repeats
+
     def replicates(self, row: Row, sources: Sources, n_resamples: int = 2000) -> np.ndarray | None:
         """The total as setup + epochs x the mean of the epochs' times resampled with replacement; with several
-        training seeds, the mean over runs drawn with replacement of each run's resampled total."""
+        training seeds, the mean over runs drawn with replacement of each run's resampled total. The epochs are
+        the history's records up to the stop (``epochs``: the epochs the run actually trained)."""
         import numpy as np
 
         from robust3d.evaluate.stats import bootstrap_replicates, resample_indices
@@ -153,10 +165,13 @@ class TrainColumn(Column):
         totals = []
         for k, view in enumerate(views):
             run = view.train_run(row.model)
-            repeats = [h.get(self.epoch_repeats) for h in (run or {}).get("history", [])]
-            if run is None or run.get(self.field_name) is None or len(repeats) < 2 or None in repeats:
+            if run is None:
+                return None
+            field_name, repeats_key = self.fields(run)
+            repeats = [h.get(repeats_key) for h in trained_epochs(run)]
+            if run.get(field_name) is None or len(repeats) < 2 or None in repeats:
                 return None  # an epoch timed once has no spread to resample
-            setup = float(run[self.field_name]) - sum(repeats)
+            setup = float(run[field_name]) - sum(repeats)
             resampled = bootstrap_replicates(repeats, lambda a: a.mean(axis=-1), n_resamples,
                                              seed=replicate_seed(row.model, self.key, k))
             totals.append(setup + len(repeats) * resampled)
@@ -166,6 +181,58 @@ class TrainColumn(Column):
                                      len(views))
             stacked = stacked[drawn.T, np.arange(n_resamples)]
         return stacked.mean(axis=0) * self.scale
+
+
+def trained_epochs(run: dict) -> list[dict]:
+    """The history records of the epochs a run trained: those before its stop epoch (``epochs``, when the
+    train.json has it), so records of a longer schedule it never reached are not counted."""
+    history = list(run.get("history") or [])
+    stop = run.get("epochs")
+    if stop is None:
+        return history
+    return [h for i, h in enumerate(history) if int(h.get("epoch", i)) < int(stop)]
+
+
+@dataclass(frozen=True)
+class TrainTimeColumn(TrainColumn):
+    """Training time to the stop in process CPU seconds (train.json ``train_cpu_seconds``, each epoch's
+    ``cpu_seconds`` for the interval), times ``scale``: other jobs sharing the machine stretch wall time but not the
+    CPU time a run spends, so scheduling cannot make a larger model look faster. A train.json written before CPU
+    time was recorded falls back to wall ``train_seconds`` / ``seconds``, with a note. A run that stopped without
+    converging (``converged`` false: the step or epoch cap) gives a lower bound on its time to convergence (the
+    cell's ``bound``); one that does not record convergence is noted as a fixed schedule's time."""
+
+    field_name: str = "train_cpu_seconds"
+    epoch_repeats: str | None = "cpu_seconds"
+    fallback_field: str = "train_seconds"
+    fallback_repeats: str = "seconds"
+
+    def fields(self, run: dict) -> tuple[str, str | None]:
+        if run.get(self.field_name) is None and run.get(self.fallback_field) is not None:
+            return self.fallback_field, self.fallback_repeats
+        return self.field_name, self.epoch_repeats
+
+    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
+        run = sources.train_run(row.model)
+        if run is None:
+            return super().resolve(row, sources, cells)  # the reason: no train.json
+        field_name, _ = self.fields(run)
+        cell = sources.train_field(row.model, field_name, dict(self.null_notes))
+        if cell.missing:
+            return cell
+        notes = []
+        if field_name != self.field_name:
+            notes.append(f"wall-clock {field_name}: this train.json has no {self.field_name} (written before CPU "
+                         "time was recorded)")
+        converged, bound = run.get("converged"), None
+        if converged is None:
+            notes.append("no convergence record in train.json: the time of its fixed schedule "
+                         f"(epochs: {run.get('epochs', '?')})")
+        elif not converged:
+            bound = "lower"
+            notes.append(f"did not converge (stop: {run.get('stop_reason') or 'unknown'}; {run.get('epochs', '?')} "
+                         f"of {run.get('max_epochs', '?')} epochs): a lower bound on the time to convergence")
+        return Cell(cell.value * self.scale, cell.n, "; ".join(notes), bound=bound)
 
 
 @dataclass(frozen=True)
@@ -213,7 +280,8 @@ class TableSpec:
 
     def needs(self) -> set[tuple[str, str, str, str]]:
         """(model, split, variant, level) evaluations this table reads."""
-        return {(row.model, *need) for row in self.rows for col in self.columns for need in col.needs(row)}
+        return {(row.model, *need) for row in self.rows for col in self.columns if row.has(col.key)
+                for need in col.needs(row)}
 
     def resolve(self, sources: Sources) -> dict[tuple[str, str], Cell]:
         """Our cells, keyed by (row key, column key); derived columns after the columns they read."""
@@ -223,7 +291,9 @@ class TableSpec:
             for col in self.columns:
                 if isinstance(col, ReductionColumn):
                     continue
-                if row.source == "model" and not sources.has_model(row.model):
+                if not row.has(col.key):
+                    cells[col.key] = Cell(None, None, f"not evaluated for this row (it has {', '.join(row.columns)})")
+                elif row.source == "model" and not sources.has_model(row.model):
                     cells[col.key] = Cell(None, None, sources.model_missing_reason(row.model))
                 else:
                     cells[col.key] = col.resolve(row, sources, cells)

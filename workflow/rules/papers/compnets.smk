@@ -3,26 +3,34 @@
 # with the compnets loss reading the calibration split's confusion; per-sample predictions of exactly the
 # (model, split, variant, level) cells the tables read; the scaling run of Figure 2; Tables 1-4, the claims and
 # Figures 1-2. On ImageNet3D, the splits the paper uses but the dataset does not ship are derived as manifests
-# pointing at the converted files. The plan (paths, input functions, resources) is STAGES["compnets"]
-# (robust3d.papers.compnets.Plan, built in common.smk); outputs live under <results>/compnets/.
-from robust3d.papers.compnets.routes import ImageNet3DRoute
+# pointing at the converted files. On the synthetic benchmark with compnets.data.unseen_classes this stage holds
+# those classes out itself (seen-class train/calibration/test/style/variants, `unseen` = their test images,
+# `unseen_procedural` = the benchmark's procedural unseen split), as manifests under <results>/compnets/data/; the
+# other papers keep every class. With compnets.data.separate_unseen_models every model is trained twice: <model> on
+# all classes, <model>@unseen on the seen ones (<derived root>/seen/), which alone predicts the unseen splits.
+# The plan (paths, input functions, resources) is STAGES["compnets"] (robust3d.papers.compnets.Plan, built in
+# common.smk); outputs live under <results>/compnets/.
+from robust3d.papers.compnets.routes import HELD_OUT_SPLITS, HeldOutSyntheticRoute, ImageNet3DRoute
 
 COMPNETS = STAGES["compnets"]
 COMPNETS_THREADS = config["compnets"]["train"]["num_threads"]
 INET3D = ImageNet3DRoute(config)
 INET3D_UNSEEN = " ".join(config["compnets"]["data"]["unseen_classes"])
+SYNTH_HELD_OUT = HeldOutSyntheticRoute(config)
 
 
 rule compnets_train:
     input:
-        train=COMPNETS.manifest("train"),
-        calibration=COMPNETS.calibration_manifest,
+        train=COMPNETS.train_input,  # <model>@unseen: the seen classes' (separate model sets)
+        calibration=COMPNETS.calibration_input,
         cad=COMPNETS.cad_input,
+        ssl=COMPNETS.ssl_input,  # weights: ssl:<name> -> the pretraining stage's backbone.pt
     output:
         model=f"{COMPNETS.root}/models/{{model}}/model.pt",
         metrics=f"{COMPNETS.root}/models/{{model}}/train.json",
     params:
         config=COMPNETS.train_config_file,
+        cad_link=COMPNETS.cad_link_command,  # held-out synthetic route: <derived root>/cad -> the benchmark's CAD
     wildcard_constraints:
         model="|".join(COMPNETS.models),
     log:
@@ -37,8 +45,9 @@ rule compnets_train:
         mem_mb=COMPNETS.train_mem,
         runtime=COMPNETS.train_runtime,
     shell:
-        "python -m robust3d train-model --config {params.config} --paper compnets --model {wildcards.model} "
-        "--input train={input.train} --input calibration={input.calibration} --out {output.model} "
+        "{params.cad_link}python -m robust3d train-model --config {params.config} --paper compnets "
+        "--model {wildcards.model} --input train={input.train} --input calibration={input.calibration} "
+        "--out {output.model} "
         "--metrics {output.metrics} > {log} 2>&1"
 
 
@@ -54,6 +63,7 @@ rule compnets_predict:
         unseen=COMPNETS.unseen_flag,
     wildcard_constraints:
         model="|".join(COMPNETS.models),
+        split="[a-z0-9_]+",  # also this stage's own unseen_procedural
     log:
         side_log("compnets/predict/{model}/{split}/{variant}/{level}.log"),
     benchmark:
@@ -145,7 +155,7 @@ rule compnets_holdout:
         train=INET3D.manifest("train"),
         calibration=INET3D.manifest("calibration"),
     params:
-        unseen=INET3D_UNSEEN,
+        unseen=INET3D.exclude_flag,  # every class when the all-class model set trains on it
         fraction=config["compnets"]["data"]["calibration_fraction"],
         seed=config["seed"],
     log:
@@ -159,7 +169,7 @@ rule compnets_holdout:
         runtime=10,
     shell:
         "python -m robust3d subset-manifest --manifest {input:q} --out {output.train:q} "
-        "--exclude-classes {params.unseen} --held-out {output.calibration:q} --fraction {params.fraction} "
+        "{params.unseen} --held-out {output.calibration:q} --fraction {params.fraction} "
         "--seed {params.seed} > {log} 2>&1"
 
 
@@ -169,8 +179,8 @@ rule compnets_val_subset:
     output:
         f"{INET3D.derived_root}/{{part}}/manifest.csv",
     params:
-        classes=lambda wildcards: ("--classes " if wildcards.part == "unseen" else "--exclude-classes ")
-        + INET3D_UNSEEN,
+        classes=lambda wildcards: (f"--classes {INET3D_UNSEEN}" if wildcards.part == "unseen"
+                                   else INET3D.exclude_flag),
     wildcard_constraints:
         part="test|unseen",
     log:
@@ -192,7 +202,7 @@ rule compnets_variant_subset:
     output:
         INET3D.variant_manifest("{variant}", "{level}"),
     params:
-        unseen=INET3D_UNSEEN,
+        unseen=INET3D.exclude_flag,
     log:
         side_log("compnets/data/variants/{variant}/{level}.log"),
     benchmark:
@@ -204,4 +214,78 @@ rule compnets_variant_subset:
         runtime=10,
     shell:
         "python -m robust3d subset-manifest --manifest {input:q}/manifest.csv --out {output:q} "
-        "--exclude-classes {params.unseen} > {log} 2>&1"
+        "{params.unseen} > {log} 2>&1"
+
+
+# Synthetic route with compnets.data.unseen_classes (never requested otherwise): this stage's splits of the
+# benchmark (robust3d.papers.compnets.routes.HeldOutSyntheticRoute), manifests pointing at the benchmark's files.
+
+
+rule compnets_synthetic_subset:
+    input:
+        lambda wildcards: SYNTH_HELD_OUT.source_manifest(wildcards.part),
+    output:
+        f"{SYNTH_HELD_OUT.derived_root}/{{part}}/manifest.csv",
+    params:
+        classes=lambda wildcards: SYNTH_HELD_OUT.subset_flags(wildcards.part),
+    wildcard_constraints:
+        part="|".join(HELD_OUT_SPLITS),
+    log:
+        side_log("compnets/data/synthetic/{part}.log"),
+    benchmark:
+        side_benchmark("compnets/data/synthetic/{part}.tsv")
+    conda:
+        "../../../envs/robust3d.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m robust3d subset-manifest --manifest {input:q} --out {output:q} {params.classes} > {log} 2>&1"
+
+
+rule compnets_synthetic_variant_subset:
+    input:
+        SYNTH_HELD_OUT.source_variant("{variant}", "{level}"),
+    output:
+        SYNTH_HELD_OUT.variant_manifest("{variant}", "{level}"),
+    params:
+        classes=SYNTH_HELD_OUT.subset_flags("test"),
+    log:
+        side_log("compnets/data/synthetic/variants/{variant}/{level}.log"),
+    benchmark:
+        side_benchmark("compnets/data/synthetic/variants/{variant}/{level}.tsv")
+    conda:
+        "../../../envs/robust3d.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "python -m robust3d subset-manifest --manifest {input:q}/manifest.csv --out {output:q} {params.classes} "
+        "> {log} 2>&1"
+
+
+# Separate model sets (compnets.data.separate_unseen_models): the seen-class training data of <model>@unseen, the
+# all-class train / calibration manifests of the route less the unseen classes (the same images held out).
+if COMPNETS.seen_set_parts():
+
+    rule compnets_seen_set:
+        input:
+            lambda wildcards: COMPNETS.manifest(wildcards.part),
+        output:
+            f"{COMPNETS.route.derived_root}/seen/{{part}}/manifest.csv",
+        params:
+            unseen=" ".join(COMPNETS.route.unseen_classes),
+        wildcard_constraints:
+            part="|".join(COMPNETS.seen_set_parts()),
+        log:
+            side_log("compnets/data/seen/{part}.log"),
+        benchmark:
+            side_benchmark("compnets/data/seen/{part}.tsv")
+        conda:
+            "../../../envs/robust3d.yaml"
+        resources:
+            mem_mb=2000,
+            runtime=10,
+        shell:
+            "python -m robust3d subset-manifest --manifest {input:q} --out {output:q} "
+            "--exclude-classes {params.unseen} > {log} 2>&1"

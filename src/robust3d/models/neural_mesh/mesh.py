@@ -10,9 +10,10 @@ projects inside the image; its feature-map cell is ``floor(pixel / stride)`` (se
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -117,12 +118,28 @@ def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> np.ndarray:
     return _normals(Mesh(verts.cpu().numpy(), faces.cpu().numpy()))
 
 
-def near_mask(verts: torch.Tensor, threshold: float) -> torch.Tensor:
-    """``(K, K)`` bool: other vertices closer than ``threshold`` x the cuboid diagonal (NOVUM removes them)."""
-    diag = float((verts.max(0).values - verts.min(0).values).norm())
-    near = torch.cdist(verts.double(), verts.double()) < threshold * diag
-    near.fill_diagonal_(False)
-    return near
+def near_threshold(mesh: Mapping[str, Any], image_width: int) -> float:
+    """NOVUM's near-vertex distance in px for images ``image_width`` wide: ``mesh.remove_near_px`` (the release's
+    ``distance_thr`` 48) is given at the release's crop width ``mesh.remove_near_width`` (800 px, crops 640x800)
+    and scales with the width, so the same share of the object is removed at any image size."""
+    return float(mesh["remove_near_px"]) * float(image_width) / float(mesh["remove_near_width"])
+
+
+def near_in_image(uv: torch.Tensor, visible: torch.Tensor, threshold: float) -> torch.Tensor:
+    """NOVUM's near-vertex mask (its release's ``mask_remove_near``): ``(V, Kmax)`` bool, one row per visible
+    vertex in the order of ``visible.nonzero()`` (the loss's rows), True at the vertices of the same image whose
+    projections lie at most ``threshold`` px away; the vertex itself stays.
+
+    ``uv (B, Kmax, 2)`` are the projected positions of every vertex of each image's cuboid, visible or not (the
+    release measures all of them), NaN on padding (never near: NaN compares False).
+    """
+    img, vertex = visible.nonzero(as_tuple=True)
+    # The exact difference norm, not the matrix-product form: a padding NaN stays in its own pairs.
+    dist = torch.cdist(uv.float(), uv.float(), compute_mode="donot_use_mm_for_euclid_dist")
+    near = dist <= threshold
+    eye = torch.arange(uv.shape[1], device=uv.device)
+    near[:, eye, eye] = False
+    return near[img, vertex]
 
 
 # ---------------------------------------------------------------------------------------------- projection
@@ -191,40 +208,43 @@ def background_cells(uv: torch.Tensor, image_hw: tuple[int, int], stride: int,
 
 @dataclass
 class SampleGeometry:
-    """Per training sample: cell (flat) and visibility of every vertex of its class, and background-eligible cells."""
+    """Per training sample: cell (flat), pixel position and visibility of every vertex of its class, and
+    background-eligible cells."""
 
     cell: torch.Tensor  # (N, Kmax) long
     visible: torch.Tensor  # (N, Kmax) bool, False on padding
     background: torch.Tensor  # (N, h*w) bool
     grid: tuple[int, int]
+    uv: torch.Tensor  # (N, Kmax, 2) float px (column, row) clamped into the image, as NOVUM's release; NaN on padding
+    image_hw: tuple[int, int]
+
+    def near(self, indices: torch.Tensor | Sequence[int], mesh: Mapping[str, Any],
+             device: torch.device | str | None = None) -> torch.Tensor:
+        """NOVUM's near-vertex mask (:func:`near_in_image`) of the visible vertices of samples ``indices`` (rows in
+        the order of ``visible[indices].nonzero()``), at :func:`near_threshold` of the config's ``mesh`` block;
+        computed on ``device`` (a batch's ``B Kmax^2`` distances: 38M at the paper's batch of 38 and 1000 vertices)."""
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return near_in_image(self.uv[idx].to(device), self.visible[idx].to(device),
+                             near_threshold(mesh, self.image_hw[1]))
 
 
 @dataclass
 class ClassMeshes:
-    """Each class's cuboid (NeMo's, about the model's K vertices) and NOVUM's near-vertex mask over the bank."""
+    """Each class's cuboid (NeMo's, about the model's K vertices)."""
 
     classes: list[str]
     vertices: list[torch.Tensor]  # per class (K_y, 3)
     faces: list[torch.Tensor]  # per class (F_y, 3) long
-    near: torch.Tensor  # (Y, Kmax, Kmax) bool, False on padding
 
 
-def _pad_stack(tensors: list[torch.Tensor], kmax: int) -> torch.Tensor:
-    out = torch.zeros(len(tensors), kmax, kmax, dtype=torch.bool)
-    for y, t in enumerate(tensors):
-        out[y, : len(t), : len(t)] = t
-    return out
-
-
-def class_meshes(train_manifest: Path, n_vertices: int, remove_near: float) -> ClassMeshes:
+def class_meshes(train_manifest: Path, n_vertices: int) -> ClassMeshes:
     """The cuboids of the classes of ``train_manifest`` (from the CAD models above it): what a model trains on."""
     classes = manifest_classes(train_manifest)
     cad_root = find_cad_root(train_manifest)
     meshes = [class_cuboid(cad_root, cls, n_vertices) for cls in classes]
     vertices = [torch.from_numpy(v).float() for v, _ in meshes]
     faces = [torch.from_numpy(f).long() for _, f in meshes]
-    near = _pad_stack([near_mask(v, remove_near) for v in vertices], max(len(v) for v in vertices))
-    return ClassMeshes(classes, vertices, faces, near)
+    return ClassMeshes(classes, vertices, faces)
 
 
 def sample_geometry(ds: ManifestDataset, vertices: list[torch.Tensor], faces: list[torch.Tensor],
@@ -239,6 +259,7 @@ def sample_geometry(ds: ManifestDataset, vertices: list[torch.Tensor], faces: li
     grid = feature_grid(image_hw, stride)
     cell = torch.zeros(n, kmax, dtype=torch.long)
     visible = torch.zeros(n, kmax, dtype=torch.bool)
+    uv = torch.full((n, kmax, 2), float("nan"))
     allowed = torch.zeros(n, grid[0] * grid[1], dtype=torch.bool)
     cls_of = np.asarray(ds.class_index)[picked]
     for y in sorted(set(cls_of.tolist()) - {-1}):
@@ -250,6 +271,9 @@ def sample_geometry(ds: ManifestDataset, vertices: list[torch.Tensor], faces: li
         k = len(vertices[y])
         cell[idx, :k] = proj.cell
         visible[idx, :k] = proj.visible
+        # NOVUM's release clamps every keypoint into the crop before measuring distances (so do we).
+        uv[idx, :k, 0] = proj.uv[..., 0].clamp(0, image_hw[1] - 1)
+        uv[idx, :k, 1] = proj.uv[..., 1].clamp(0, image_hw[0] - 1)
         allowed[idx] = background_cells(proj.uv, image_hw, stride,
                                         [torch.from_numpy(m) if m is not None else None for m in masks])
-    return SampleGeometry(cell, visible, allowed, grid)
+    return SampleGeometry(cell, visible, allowed, grid, uv, (int(image_hw[0]), int(image_hw[1])))

@@ -16,6 +16,12 @@ the omega in force in that epoch, kept in the epoch's history record so a resume
 left out: the repeated timings behind the timing claims' intervals), and ``omega``: the final omega, rows and
 columns in the order of ``classes`` (all ones for NOVUM, whose loss weighs every class pair 1).
 
+After every epoch the calibration split is classified with Eq. 7 (its accuracy in percent is the epoch's
+``calibration_score``; for 3D-CompNets its confusion also becomes omega every ``confusion_every`` epochs); with
+``train.convergence`` training stops once that score has stopped gaining (:class:`Convergence`), the epochs being
+the cap. Each epoch's CPU seconds (``cpu_seconds``) sit beside its wall seconds, ``train_cpu_seconds`` beside
+``train_seconds``: CPU time does not grow when other jobs share the cores.
+
 Resumable: every ``checkpoint_every`` epochs model, optimiser, bank, omega, epoch, history and RNG states go to
 ``<out>.ckpt``; a rerun continues from there and, since every random draw is a function of (seed, epoch, step),
 ends with exactly the model an uninterrupted run gives. The model and the metrics JSON are written atomically.
@@ -43,9 +49,11 @@ from robust3d.models.neural_mesh.losses import contrastive_loss, omega_from_conf
 from robust3d.models.neural_mesh.mesh import NeuralMeshModel, class_meshes, sample_geometry
 from robust3d.models.neural_mesh.options import MeshOptions
 from robust3d.models.runtime import (
+    Convergence,
     checkpoint_path,
     epoch_order,
     load_checkpoint,
+    make_optimizer,
     resolve_device,
     rng_state,
     save_checkpoint,
@@ -76,10 +84,11 @@ def confusion_matrix(net: nn.Module, ds: ManifestDataset, bank: FeatureBank, bat
 
 
 def train(section: dict, spec: ModelSpec, inputs: Mapping[str, Path], out: Path, metrics: Path, *, seed: int = 0,
-          device: str = "cpu", stop_after: int | None = None, progress: bool = True) -> dict[str, Any]:
+          device: str = "cpu", stop_after: int | None = None, progress: bool = True,
+          ssl_root: str = "results") -> dict[str, Any]:
     """Train ``spec`` on ``inputs["train"]`` (the compnets loss calibrates omega on ``inputs["calibration"]``);
     write the :class:`NeuralMeshModel` to ``out`` and the metrics JSON. ``section``: the paper's config section
-    (``train``, ``mesh``, ``backbones``, ``feature_dim``).
+    (``train``, ``mesh``, ``backbones``, ``feature_dim``); ``ssl_root``: where ``weights: ssl:<name>`` is read.
 
     ``stop_after`` stops after that many epochs (once checkpointed), as a killed job would: for tests.
     Returns the metrics (or ``{"stopped": True, ...}``).
@@ -87,11 +96,12 @@ def train(section: dict, spec: ModelSpec, inputs: Mapping[str, Path], out: Path,
     with training_settings(int(section["train"]["num_threads"])):
         return _train(section, spec, MeshOptions.of(spec, section), Path(inputs["train"]),
                       Path(inputs.get("calibration", inputs["train"])), Path(out), Path(metrics), int(seed),
-                      resolve_device(device), stop_after, progress)
+                      resolve_device(device), stop_after, progress, ssl_root)
 
 
 def _train(c: dict, spec: ModelSpec, opt: MeshOptions, train_manifest: Path, calibration_manifest: Path, out: Path,
-           metrics: Path, seed: int, device: torch.device, stop_after: int | None, progress: bool) -> dict[str, Any]:
+           metrics: Path, seed: int, device: torch.device, stop_after: int | None, progress: bool,
+           ssl_root: str) -> dict[str, Any]:
     from robust3d.models.backbones import build_backbone
 
     tcfg, mcfg = c["train"], c["mesh"]
@@ -109,37 +119,43 @@ def _train(c: dict, spec: ModelSpec, opt: MeshOptions, train_manifest: Path, cal
               "train": {k: v for k, v in tcfg.items() if k not in ("num_threads", "checkpoint_every")}}
     started = time.perf_counter()
 
-    meshes = class_meshes(train_manifest, opt.n_vertices, float(mcfg["remove_near"]))
-    classes, vertices, faces, near = meshes.classes, meshes.vertices, meshes.faces, meshes.near.to(device)
+    meshes = class_meshes(train_manifest, opt.n_vertices)
+    classes, vertices, faces = meshes.classes, meshes.vertices, meshes.faces
 
     torch.manual_seed(seed)
-    net = build_backbone(entry, d).to(device)
+    net = build_backbone(entry, d, ssl_root).to(device)
     train_ds = ManifestDataset(train_manifest, classes)
     calib_ds = ManifestDataset(calibration_manifest, classes, allow_unknown=True)
     image_hw = tuple(train_ds[0]["image"].shape[-2:])
     geom = sample_geometry(train_ds, vertices, faces, image_hw, net.stride)
     bank = FeatureBank([len(v) for v in vertices], d, int(mcfg["background_features"]), float(mcfg["momentum"]),
                        generator=torch.Generator().manual_seed(seed)).to(device)
-    optimizer = torch.optim.Adam(net.parameters(), lr=float(tcfg["lr"]), weight_decay=float(tcfg["weight_decay"]))
+    steps_per_epoch = math.ceil(len(train_ds) / batch_size)
+    optimizer, schedule = make_optimizer(net.parameters(), tcfg, steps_per_epoch)
+    convergence = Convergence.of(tcfg)
     y_count = len(classes)
     omega = torch.ones(y_count, y_count)
-    steps_per_epoch = math.ceil(len(train_ds) / batch_size)
-    state: dict[str, Any] = {"epoch": 0, "history": [], "elapsed": 0.0, "calibrations": []}
+    state: dict[str, Any] = {"epoch": 0, "history": [], "elapsed": 0.0, "cpu": 0.0, "calibrations": [],
+                             "stop_reason": f"epoch cap ({epochs})"}
 
     ckpt = load_checkpoint(ckpt_path, config)
     if ckpt is not None:
         net.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        schedule.load_state_dict(ckpt["schedule"])
         bank.load_state_dict(ckpt["bank"])
         omega = ckpt["omega"]
         set_rng_state(ckpt["rng"])
         state = ckpt["state"]
     resumed_from, elapsed_before = state["epoch"], state["elapsed"]
+    cpu_before, cpu_started = state["cpu"], time.process_time()
 
     def save() -> None:
         state["elapsed"] = elapsed_before + time.perf_counter() - started
+        state["cpu"] = cpu_before + time.process_time() - cpu_started
         save_checkpoint(ckpt_path, {"config": config, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                                    "bank": bank.state_dict(), "omega": omega, "epoch": state["epoch"],
+                                    "schedule": schedule.state_dict(), "bank": bank.state_dict(), "omega": omega,
+                                    "epoch": state["epoch"],
                                     "rng": rng_state(), "state": state})
 
     def batch_features(idx: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -154,56 +170,81 @@ def _train(c: dict, spec: ModelSpec, opt: MeshOptions, train_manifest: Path, cal
         cls = batch["class_index"][img].to(device)
         return f, cls, vertex.to(device), flat
 
-    def count_gflops(f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor) -> float:
-        """The loss's GFLOPs on these visible vertices with the omega in force (no training RNG is drawn)."""
+    def count_gflops(f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor, near: torch.Tensor,
+                     clutter: torch.Tensor) -> float:
+        """The loss's GFLOPs on these visible vertices and background features with the omega in force (no
+        training RNG is drawn)."""
         if not len(f):
             return 0.0
         return loss_gflops(opt.loss, f, cls, vertex, bank.features, bank.n_vertices.to(device), bank.background,
-                           temperature, near, omega, opt.cross_samples, seed)
+                           temperature, near.to(device), omega, opt.cross_samples, seed,
+                           background_weight=opt.background_weight, clutter=clutter, regularizer=opt.regularizer)
 
     net.train()
     bar = tqdm(total=epochs * steps_per_epoch, initial=state["epoch"] * steps_per_epoch, disable=not progress,
                desc=spec.name, unit="step")
     while state["epoch"] < epochs:
         epoch = state["epoch"]
-        epoch_started = time.perf_counter()
+        epoch_started, epoch_cpu = time.perf_counter(), time.process_time()
         order = epoch_order(len(train_ds), seed, epoch)
         losses = []
         epoch_gflops = 0.0
-        counting = 0.0
+        counting = counting_cpu = 0.0
         for step, idx in enumerate(order.split(batch_size)):
             gen = step_generator(seed, epoch, step)
             f, cls, vertex, flat = batch_features(idx)
+            # The step's T background cells per image, drawn before the loss: NOVUM's regulariser takes their
+            # features (with gradient), and the same features then enter the bank's FIFO.
+            img, cells = sample_background_cells(geom.background[idx], int(mcfg["background_per_image"]), gen)
+            clutter = flat[img.to(device), :, cells.to(device)]
             if step == 0:  # before the step's own loss (the two graphs are never alive together); its time is
-                counting_from = time.perf_counter()  # not training time: the clock skips it
-                epoch_gflops = count_gflops(f, cls, vertex)
+                counting_from, counting_cpu_from = time.perf_counter(), time.process_time()  # not training time:
+                epoch_gflops = count_gflops(f, cls, vertex, geom.near(idx, mcfg), clutter)  # both clocks skip it
                 counting = time.perf_counter() - counting_from
+                counting_cpu = time.process_time() - counting_cpu_from
                 started += counting
+                cpu_started += counting_cpu
             if len(f):
                 loss = contrastive_loss(opt.loss, f, cls, vertex, bank.features, bank.n_vertices.to(f.device),
-                                        bank.background, temperature, near=near, omega=omega,
-                                        cross_samples=opt.cross_samples, generator=gen)
+                                        bank.background, temperature, near=geom.near(idx, mcfg, device),
+                                        omega=omega, cross_samples=opt.cross_samples, generator=gen,
+                                        background_weight=opt.background_weight, clutter=clutter,
+                                        regularizer=opt.regularizer)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 bank.update_vertices(f.detach(), cls, vertex)
                 losses.append(float(loss.detach()))
-            img, cells = sample_background_cells(geom.background[idx], int(mcfg["background_per_image"]), gen)
             if len(img):
-                bank.push_background(flat[img.to(device), :, cells.to(device)].detach())
+                bank.push_background(clutter.detach())
+            schedule.step()
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{losses[-1]:.3f}" if losses else "-")
         record: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                                   "loss_gflops": epoch_gflops}
-        if opt.loss == "compnets" and (epoch + 1) % int(mcfg["confusion_every"]) == 0 and epoch + 1 < epochs:
+        omega_due = opt.loss == "compnets" and (epoch + 1) % int(mcfg["confusion_every"]) == 0 and epoch + 1 < epochs
+        if convergence is not None or omega_due:  # every epoch when convergence reads it
             conf = confusion_matrix(net, calib_ds, bank, batch_size, device)
+            record["calibration_accuracy"] = float(conf.diag().sum() / conf.sum().clamp_min(1))
+            record["calibration_score"] = 100.0 * record["calibration_accuracy"]
+        if omega_due:
             omega = omega_from_confusion(conf, float(mcfg["confusion_threshold"]))
             off = ~torch.eye(y_count, dtype=torch.bool)
             record["omega_nonzero"] = float((omega[off] > 0).float().mean()) if y_count > 1 else 0.0
-            record["calibration_accuracy"] = float(conf.diag().sum() / conf.sum().clamp_min(1))
         record["seconds"] = time.perf_counter() - epoch_started - counting  # the timing claims' repeats
+        record["cpu_seconds"] = time.process_time() - epoch_cpu - counting_cpu
         state["history"].append(record)
         state["epoch"] = epoch + 1
+        if convergence is not None and (state.get("best") is None
+                                        or record["calibration_score"] > state["best"]["score"]):
+            state["best"] = {"epoch": epoch, "score": record["calibration_score"], "omega": omega.clone(),
+                             "model": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+                             "bank": {k: v.detach().cpu().clone() for k, v in bank.state_dict().items()}}
+        done = convergence is not None and convergence.reached([h["calibration_score"] for h in state["history"]])
+        if done:
+            state["stop_reason"] = (f"converged: the last {convergence.patience} calibration scores gained less "
+                                    f"than {convergence.min_gain} points")
+            break
         if state["epoch"] < epochs and (state["epoch"] % int(tcfg["checkpoint_every"]) == 0
                                         or state["epoch"] == stop_after):
             save()
@@ -212,21 +253,36 @@ def _train(c: dict, spec: ModelSpec, opt: MeshOptions, train_manifest: Path, cal
             return {"stopped": True, "epoch": state["epoch"], "resumed_from": resumed_from}
     bar.close()
     train_seconds = elapsed_before + time.perf_counter() - started
+    train_cpu_seconds = cpu_before + time.process_time() - cpu_started
+    run_epochs = state["epoch"]
+    best = state.get("best")
+    if best is not None:  # to convergence: the written model is the best calibration epoch's, as the dual heads'
+        net.load_state_dict(best["model"])
+        bank.load_state_dict(best["bank"])
+        omega = best["omega"]
 
     # Table 1's GFLOPs: the loss alone on the first batch of epoch 0, with the final omega.
     with torch.no_grad():
         net.eval()
-        f, cls, vertex, _ = batch_features(epoch_order(len(train_ds), seed, 0)[:batch_size])
+        first = epoch_order(len(train_ds), seed, 0)[:batch_size]
+        f, cls, vertex, flat = batch_features(first)
+        img, cells = sample_background_cells(geom.background[first], int(mcfg["background_per_image"]),
+                                             step_generator(seed, 0, 0))  # step 0's cells
+        clutter = flat[img.to(device), :, cells.to(device)]
         net.train()
-    gflops = count_gflops(f, cls, vertex)
+    gflops = count_gflops(f, cls, vertex, geom.near(first, mcfg), clutter)
     # The per-step cost averaged over training: each epoch's first batch with that epoch's omega (a record of a
     # checkpoint written before this was counted has none: no mean then).
     per_epoch = [h.get("loss_gflops") for h in state["history"]]
     off = ~torch.eye(y_count, dtype=torch.bool)
     result = {
         "model": spec.name, "family": spec.family, "backbone": spec.backbone, "loss": opt.loss,
-        "cross_samples": opt.cross_samples, "classes": classes, "epochs": epochs,
-        "steps": epochs * steps_per_epoch, "train_seconds": train_seconds, "seconds_per_epoch": train_seconds / epochs,
+        "cross_samples": opt.cross_samples, "classes": classes, "epochs": run_epochs, "max_epochs": epochs,
+        "converged": None if convergence is None else state["stop_reason"].startswith("converged"),
+        "stop_reason": state["stop_reason"] if convergence is not None else f"fixed schedule ({epochs} epochs)",
+        "best_epoch": None if best is None else best["epoch"],
+        "steps": run_epochs * steps_per_epoch, "train_seconds": train_seconds, "train_cpu_seconds": train_cpu_seconds,
+        "seconds_per_epoch": train_seconds / run_epochs, "weights": entry.get("weights"),
         "loss_gflops_per_step": gflops, "loss_gflops_per_epoch": per_epoch,
         "loss_gflops_mean": float(np.mean(per_epoch)) if None not in per_epoch else None,
         "final_loss": state["history"][-1]["loss"], "resumed_from": resumed_from,

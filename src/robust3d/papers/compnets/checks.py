@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from robust3d.errors import ConfigError
-from robust3d.models.backbone_checks import check_backbone_entry
+from robust3d.models.backbone_checks import check_backbone_entry, check_ssl_source
 
 
 def _check_backbone(name: str, entry: dict[str, Any]) -> None:
@@ -37,10 +37,14 @@ def _check_compnets_data(config: dict[str, Any]) -> None:
 
 def check_config(config: dict[str, Any]) -> None:
     """3D-CompNets: models name existing backbones, losses fit their family, sizes fit the mesh."""
+    from robust3d.papers.compnets.routes import check_data
+
     cfg = config["compnets"]
     _check_compnets_data(config)
+    check_data(config)
     for name, entry in cfg["backbones"].items():
         _check_backbone(name, entry)
+        check_ssl_source(f"compnets.backbones.{name}", entry, config.get("pretrain", {}).get("backbones", {}))
     mesh = cfg["mesh"]
     if mesh["background_per_image"] > mesh["background_features"]:
         raise ConfigError(f"key 'compnets.mesh.background_per_image': {mesh['background_per_image']} exceeds the "

@@ -8,7 +8,7 @@ from robust3d.cli_registry import command, config_argument
 
 #: The scaling CSV: one row per (series, class count); each timed step's seconds in ``step_seconds_repeats``.
 SCALING_COLUMNS = ["model", "n_classes", "vertices_per_class", "cross_samples", "step_seconds", "loss_gflops",
-                   "step_seconds_repeats"]
+                   "step_seconds_repeats", "step_cpu_seconds", "step_cpu_seconds_repeats"]
 
 
 def _scaling_args(p: argparse.ArgumentParser) -> None:

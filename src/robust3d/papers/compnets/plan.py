@@ -14,8 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robust3d.data.config_files import write_resolved_config
-from robust3d.models.seeds import model_ids, paper_seeds, split_id
-from robust3d.papers.compnets.routes import ImageNet3DRoute, Route, data_route
+from robust3d.models.seeds import model_ids, paper_seeds
+from robust3d.papers.compnets.routes import (
+    UNSEEN_SPLITS,
+    HeldOutSyntheticRoute,
+    ImageNet3DRoute,
+    Route,
+    base_model,
+    data_route,
+    is_unseen_set,
+    unseen_set_id,
+)
 from robust3d.papers.compnets.tables import PAPER, figures, table_specs
 
 
@@ -61,9 +70,25 @@ class CompnetsPlan:
         return self.route.name
 
     @property
+    def separate_unseen_models(self) -> bool:
+        """Whether the unseen splits are predicted by a model set of their own (``<model>@unseen``)."""
+        return self.route.separate
+
+    @property
     def models(self) -> list[str]:
-        """The ids trained: the configured models, once per seed of ``compnets.seeds`` (``<model>@s<k>``)."""
-        return model_ids(self.config[PAPER]["models"], paper_seeds(self.config[PAPER]))
+        """The ids trained: the configured models, once per seed of ``compnets.seeds`` (``<model>@s<k>``); with
+        separate model sets also ``<model>@unseen`` (``<model>@unseen@s<k>``), trained without the unseen classes,
+        for every model whose row some table reads on an unseen split."""
+        ids = model_ids(self.config[PAPER]["models"], paper_seeds(self.config[PAPER]))
+        if not self.separate_unseen_models:
+            return ids
+        reads = {name for name, split, *_ in self._needs() if split in UNSEEN_SPLITS}
+        return [*ids, *(unseen_set_id(i) for i in ids if base_model(i) in reads)]
+
+    def _needs(self) -> set[tuple[str, str, str, str]]:
+        """(model name, split, variant, level) the tables read that this config builds."""
+        needs = set().union(*(spec.needs() for spec in table_specs(self.config)))
+        return {n for n in needs if unavailable(self.config, *n[1:]) is None}
 
     @property
     def cuda(self) -> bool:
@@ -83,11 +108,14 @@ class CompnetsPlan:
         return [spec.name for spec in table_specs(self.config)]
 
     def evaluations(self) -> list[tuple[str, str, str, str]]:
-        """(model, split, variant, level) the tables read, for configured models and built splits, sorted."""
-        needs = set().union(*(spec.needs() for spec in table_specs(self.config)))
+        """(model, split, variant, level) the tables read, for configured models and built splits, sorted; the
+        unseen splits by the ``@unseen`` models when the model sets are separate."""
         seeds = paper_seeds(self.config[PAPER])
-        needs = {(model, *rest) for name, *rest in needs for model in model_ids([name], seeds)}
-        return sorted(n for n in needs if n[0] in self.models and unavailable(self.config, *n[1:]) is None)
+        twin = self.separate_unseen_models
+        needs = {(unseen_set_id(model) if twin and split in UNSEEN_SPLITS else model, split, *rest)
+                 for name, split, *rest in self._needs() for model in model_ids([name], seeds)}
+        models = set(self.models)
+        return sorted(n for n in needs if n[0] in models)
 
     def prediction(self, model: str, split: str, variant: str, level: str) -> str:
         return f"{self.root}/predictions/{self.benchmark}/{model}/{split}/{variant}/{level}.csv"
@@ -99,8 +127,8 @@ class CompnetsPlan:
         return [self.prediction(*e) for e in self.evaluations()]
 
     def unseen_predictions(self) -> list[str]:
-        """Per-sample predictions of the unseen split (Table 3's per-class columns come from them)."""
-        return [self.prediction(*e) for e in self.evaluations() if e[1] == "unseen"]
+        """Per-sample predictions of the unseen splits (Table 3's per-class columns come from them)."""
+        return [self.prediction(*e) for e in self.evaluations() if e[1] in UNSEEN_SPLITS]
 
     def checkpoint(self, model: str) -> str:
         return f"{self.root}/models/{model}/model.pt"
@@ -152,15 +180,52 @@ class CompnetsPlan:
         return self.route.manifest(split)
 
     @property
+    def calibration_split(self) -> str:
+        """``calibration``, or ``train`` when this config renders no calibration split (documented fallback)."""
+        return "calibration" if unavailable(self.config, "calibration", "clean", "0") is None else "train"
+
+    @property
     def calibration_manifest(self) -> str:
-        """The calibration split, or the train split when this config renders none (documented fallback)."""
-        split = "calibration" if unavailable(self.config, "calibration", "clean", "0") is None else "train"
-        return self.manifest(split)
+        """The calibration split of the (all-class) models, or the train split when this config renders none."""
+        return self.manifest(self.calibration_split)
+
+    def train_input(self, wildcards) -> str:
+        """A training job's train manifest: the seen classes' for ``<model>@unseen``, else the route's."""
+        return self.route.seen_manifest("train") if is_unseen_set(wildcards.model) else self.manifest("train")
+
+    def calibration_input(self, wildcards) -> str:
+        """A training job's calibration manifest, as :meth:`train_input`."""
+        split = self.calibration_split
+        return self.route.seen_manifest(split) if is_unseen_set(wildcards.model) else self.manifest(split)
+
+    def seen_set_parts(self) -> list[str]:
+        """The splits the ``@unseen`` models train on (``<derived root>/seen/<part>``; none without separate sets)."""
+        return sorted({"train", self.calibration_split}) if self.separate_unseen_models else []
 
     @property
     def cad_input(self) -> str:
         """A file or folder whose presence means the training split's CAD models exist."""
         return self.route.cad_input
+
+    def ssl_input(self, wildcards) -> list[str]:
+        """The pretraining stage's weights a model starts from (``weights: ssl:<name>``), so that stage runs first;
+        none for a model trained from scratch or from released weights."""
+        from robust3d.models.ssl_weights import ssl_inputs
+
+        return ssl_inputs(self.config[PAPER], wildcards.model, self.results)
+
+    @property
+    def cad_link_command(self) -> str:
+        """Shell prefix of a training job on a route whose manifests lie outside the benchmark (the held-out
+        synthetic route): link the benchmark's CAD folder into the derived root, where the neural mesh models
+        look for it above their train manifest; empty elsewhere."""
+        import shlex
+
+        if not isinstance(self.route, HeldOutSyntheticRoute):
+            return ""
+        link, target = self.route.cad_link
+        return (f"mkdir -p {shlex.quote(str(Path(link).parent))} && ln -sfn {shlex.quote(target)} "
+                f"{shlex.quote(link)} && ")
 
     def predict_input(self, wildcards) -> str:
         """A split's manifest, or a variant (a folder of the synthetic route, a manifest of the real one)."""
@@ -181,11 +246,11 @@ class CompnetsPlan:
         return str(Path(output.figure1).parent)
 
     def unseen_flag(self, wildcards) -> str:
-        return "--unseen" if wildcards.split == "unseen" else ""
+        return "--unseen" if wildcards.split in UNSEEN_SPLITS else ""
 
     # ------------------------------------------------------------------ resources (minutes, MB)
     def train_runtime(self, wildcards, attempt: int) -> int:
-        spec = self.config[PAPER]["models"][split_id(wildcards.model)[0]]
+        spec = self.config[PAPER]["models"][base_model(wildcards.model)]
         hours = 4 if not self.cuda else (72 if spec.get("loss") == "novum" else 24)  # paper: 66.8 h / 9.3-13.3 h
         return 60 * hours * attempt
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from robust3d.papers.compnets.claims import claims
+from robust3d.papers.compnets.claims import REFERENCE, claims
 from robust3d.papers.compnets.routes import data_route
 from robust3d.papers.compnets.tables import PAPER, table_specs
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from robust3d.tables.render import BuiltTable
     from robust3d.tables.sources import Sources
 
-REFERENCE = Path(__file__).resolve().parent / "reference.yaml"
+__all__ = ["REFERENCE", "build", "intro_lines", "write"]
 
 
 def intro_lines(config: dict | None, reference_dataset: str) -> list[str]:
@@ -74,12 +74,22 @@ def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable
             return None
         return cell_samples(*found, sources)
 
-    def replicates(ref: Ref):  # a wall-clock cell's bootstrap replicates from its repeated timings
+    def replicates(ref: Ref):  # a timed cell's bootstrap replicates from its repeated timings
         found = cell_spec(ref)
         return None if found is None else found[2].replicates(found[1], sources, BOOTSTRAP_RESAMPLES)
 
+    def chance(ref: Ref) -> float | None:
+        """The chance level (percent) of an accuracy cell's split, as ``compnets_chance.csv`` computes it."""
+        found = cell_spec(ref)
+        if found is None or found[1].source != "model":
+            return None
+        _, row, column = found
+        split, metric = getattr(column, "split", None), getattr(column, "metric", None) or row.metric
+        levels = sources.chance(split) if split else None
+        return levels[metric][0] if levels and metric in levels else None
+
     return tables, claims_frame(claims(config, sources), lookup("ours"), lookup("paper"), timing, samples,
-                                replicates)
+                                replicates, chance)
 
 
 def write(tables: list[BuiltTable], claims_df: pd.DataFrame, out_dir: str | Path, figures_dir: str | Path
@@ -106,5 +116,5 @@ def write(tables: list[BuiltTable], claims_df: pd.DataFrame, out_dir: str | Path
                           for col in fig2.spec.columns if col.key.startswith("sec_")}
               for row in fig2.spec.rows}
     scaling_figure(curves, figures_dir / f"{PAPER}_figure2.png",
-                   "3D-CompNets Figure 2 (ours): training step time against the number of classes")
+                   "3D-CompNets Figure 2 (ours): wall-clock time per training step against the number of classes")
     return [*written, claims_path, figures_dir / f"{PAPER}_figure1.png", figures_dir / f"{PAPER}_figure2.png"]

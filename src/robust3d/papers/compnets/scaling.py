@@ -4,7 +4,11 @@ It uses synthetic random banks of Y classes (``models.neural_mesh.flops.syntheti
 background features, a fixed batch of random images, and in every image half of its class's vertices visible at
 random cells. It times full training steps (backbone forward, loss, backward, Adam step; the median of
 ``scaling.steps`` after one warm-up; every step's time is kept in ``step_seconds_repeats``, the repeats behind
-the slope claims' intervals) for NOVUM with each of ``scaling.novum_vertices`` vertices per class and for
+the slope claims' intervals), both in wall-clock seconds (``step_seconds``, the device synchronised around each
+step) and in the process's CPU seconds (``step_cpu_seconds`` / ``step_cpu_seconds_repeats``, ``time.process_time``:
+every thread's CPU time, which other jobs sharing the cores do not stretch; on a GPU it leaves out device time).
+This is the cost of one step against the number of classes, not the time to convergence the paper's Figure 2
+plots. It does so for NOVUM with each of ``scaling.novum_vertices`` vertices per class and for
 3D-CompNets with K = the smallest of those (the paper's Figure 2: "both 3D-CompNets and NOVUM 500 learn ... 500")
 and omega = 1 everywhere (the densest, most expensive case, before any calibration). No real data are involved:
 the costs depend only on the sizes. The batch is ``scaling.batch_size`` images (default 2: NOVUM's logits at
@@ -14,6 +18,8 @@ K = 1000 and 100 classes take 0.4 GB per image), at the data route's image size.
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -22,11 +28,12 @@ import torch.nn.functional as F
 from robust3d.models.backbones import build_backbone
 from robust3d.models.neural_mesh.flops import (
     count_flops,
-    step_seconds,
+    sync_device,
     synthetic_batch,
     synthetic_loss,
     upper_median,
 )
+from robust3d.models.neural_mesh.options import loss_weights
 from robust3d.papers.compnets.routes import data_route
 
 
@@ -55,29 +62,53 @@ def scaling_rows(cfg: dict, device: torch.device | str = "cpu", classes: list[in
             images = torch.rand(batch, 3, h, w, generator=torch.Generator().manual_seed(1)).to(device)
             opt = torch.optim.Adam(net.parameters(), lr=1e-4)
             omega = torch.ones(n_classes, n_classes)
+            bg_weight, reg = loss_weights(loss, mesh)  # NOVUM's release's (1 and 0 for 3D-CompNets)
 
-            def step(net=net, data=data, images=images, opt=opt, loss=loss, n=n, omega=omega) -> torch.Tensor:
+            def step(net=net, data=data, images=images, opt=opt, loss=loss, n=n, omega=omega, reg=reg,
+                     bg_weight=bg_weight) -> tuple[torch.Tensor, torch.Tensor]:
                 fmap = F.normalize(net(images), dim=1).flatten(2)
                 f = fmap[data["image"], :, data["cell"]]
-                value = synthetic_loss(loss, f, data, temperature, omega, n)
+                clutter = fmap[data["clutter_image"], :, data["clutter_cell"]]
+                value = synthetic_loss(loss, f, data, temperature, omega, n, clutter, reg, bg_weight)
                 opt.zero_grad(set_to_none=True)
                 value.backward()
                 opt.step()
-                return f.detach()
+                return f.detach(), clutter.detach()
 
-            f = step()  # warm-up (allocations, kernel selection); also gives features for the FLOP count
-            times = step_seconds(step, int(scaling["steps"]), device)
+            f, clutter = step()  # warm-up (allocations, kernel selection); gives features for the FLOP count
+            times, cpu_times = timed_steps(step, int(scaling["steps"]), device)
             seconds = float(upper_median(np.asarray(times)))  # robust to other jobs stealing the CPU
-            leaf_flops = count_flops(lambda f=f, data=data, loss=loss, n=n, omega=omega:
-                                     synthetic_loss(loss, f.clone().requires_grad_(True), data, temperature, omega, n))
+            cpu_seconds = float(upper_median(np.asarray(cpu_times)))
+            leaf_flops = count_flops(lambda f=f, clutter=clutter, data=data, loss=loss, n=n, omega=omega, reg=reg,
+                                     bg_weight=bg_weight:
+                                     synthetic_loss(loss, f.clone().requires_grad_(True), data, temperature, omega, n,
+                                                    clutter.clone().requires_grad_(True), reg, bg_weight))
             rows.append({"model": name, "n_classes": n_classes, "vertices_per_class": k, "cross_samples": n,
                          "step_seconds": seconds, "loss_gflops": leaf_flops / 1e9,
-                         "step_seconds_repeats": " ".join(f"{t:.6g}" for t in times)})
+                         "step_seconds_repeats": " ".join(f"{t:.6g}" for t in times),
+                         "step_cpu_seconds": cpu_seconds,
+                         "step_cpu_seconds_repeats": " ".join(f"{t:.6g}" for t in cpu_times)})
             if progress:
-                print(f"{name:12s} Y={n_classes:4d} K={k:5d} step {seconds:8.3f} s  "
+                print(f"{name:12s} Y={n_classes:4d} K={k:5d} step {seconds:8.3f} s ({cpu_seconds:8.3f} CPU s)  "
                       f"loss {leaf_flops / 1e9:9.3f} GFLOPs", flush=True)
     return rows
 
+
+def timed_steps(fn: Callable[[], object], repeats: int, device: torch.device | None = None
+                ) -> tuple[list[float], list[float]]:
+    """Wall and process CPU seconds of each of ``repeats`` calls (the device synchronised around each): the CPU
+    time is what the step costs this process whatever else runs on the machine."""
+    wall, cpu = [], []
+    for _ in range(repeats):
+        if device is not None:
+            sync_device(device)
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        if device is not None:
+            sync_device(device)
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
 
 
 
