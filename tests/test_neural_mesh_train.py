@@ -168,6 +168,26 @@ def test_train_writes_model_and_metrics_improves_and_resumes_exactly(config, dat
         assert resumed[key] == full[key], key
 
 
+def test_training_to_convergence_keeps_the_best_epoch_and_resumes_to_it(config, dataset, tmp_path):
+    """A min_gain no score reaches stops after patience + 1 epochs; the written model is the best calibration
+    epoch's (checkpointed with the run, so a killed and resumed run writes the same one)."""
+    cfg = copy.deepcopy(config)
+    cfg["compnets"]["train"].update(epochs=5, convergence={"patience": 1, "min_gain": 101.0})
+    full = _train(cfg, dataset, tmp_path / "full")
+    scores = [h["calibration_score"] for h in full["history"]]
+    assert full["epochs"] == 2 and full["max_epochs"] == 5 and full["converged"] is True
+    assert full["best_epoch"] == int(np.argmax(scores)) and all(h["cpu_seconds"] > 0 for h in full["history"])
+    assert full["train_cpu_seconds"] > 0
+    stopped = _train(cfg, dataset, tmp_path / "resumed", stop_after=1)
+    assert stopped["stopped"]
+    resumed = _train(cfg, dataset, tmp_path / "resumed")
+    assert resumed["resumed_from"] == 1 and resumed["best_epoch"] == full["best_epoch"]
+    torch.testing.assert_close(NeuralMeshModel.load(tmp_path / "resumed" / "model.pt").features,
+                               NeuralMeshModel.load(tmp_path / "full" / "model.pt").features, rtol=1e-5, atol=1e-6)
+    fixed = _train(config, dataset, tmp_path / "fixed")  # no convergence: the paper's fixed schedule
+    assert fixed["converged"] is None and fixed["best_epoch"] is None and fixed["stop_reason"] == "fixed schedule (2 epochs)"
+
+
 def test_a_checkpoint_of_another_configuration_is_refused(config, dataset, tmp_path):
     _train(config, dataset, tmp_path, stop_after=1)
     other = copy.deepcopy(config)

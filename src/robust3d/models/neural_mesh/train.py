@@ -239,7 +239,8 @@ def _train(c: dict, spec: ModelSpec, opt: MeshOptions, train_manifest: Path, cal
                                         or record["calibration_score"] > state["best"]["score"]):
             state["best"] = {"epoch": epoch, "score": record["calibration_score"], "omega": omega.clone(),
                              "model": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
-                             "bank": {k: v.detach().cpu().clone() for k, v in bank.state_dict().items()}}
+                             "bank": {k: v.detach().cpu().clone() if torch.is_tensor(v) else v
+                                      for k, v in bank.state_dict().items()}}
         done = convergence is not None and convergence.reached([h["calibration_score"] for h in state["history"]])
         if done:
             state["stop_reason"] = (f"converged: the last {convergence.patience} calibration scores gained less "
