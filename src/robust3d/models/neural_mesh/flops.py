@@ -210,18 +210,26 @@ def upper_median(values: np.ndarray) -> np.ndarray:
     return np.sort(values, axis=-1)[..., values.shape[-1] // 2]
 
 
-def step_seconds(fn: Callable[[], object], repeats: int, device: torch.device | None = None) -> list[float]:
-    """Wall time of each of ``repeats`` calls (the device synchronised around each)."""
-    times = []
+def timed_steps(fn: Callable[[], object], repeats: int, device: torch.device | None = None
+                ) -> tuple[list[float], list[float]]:
+    """Wall and process CPU seconds of each of ``repeats`` calls (the device synchronised around each): the CPU
+    time is what the step costs this process whatever else runs on the machine."""
+    wall, cpu = [], []
     for _ in range(repeats):
         if device is not None:
             sync_device(device)
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         fn()
         if device is not None:
             sync_device(device)
-        times.append(time.perf_counter() - t0)
-    return times
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
+
+
+def step_seconds(fn: Callable[[], object], repeats: int, device: torch.device | None = None) -> list[float]:
+    """Wall time of each of ``repeats`` calls (the device synchronised around each)."""
+    return timed_steps(fn, repeats, device)[0]
 
 
 def synthetic_loss(loss: str, f: torch.Tensor, data: dict, temperature: float, omega: torch.Tensor, n: int | None,

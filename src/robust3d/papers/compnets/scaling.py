@@ -18,8 +18,6 @@ K = 1000 and 100 classes take 0.4 GB per image), at the data route's image size.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -28,9 +26,9 @@ import torch.nn.functional as F
 from robust3d.models.backbones import build_backbone
 from robust3d.models.neural_mesh.flops import (
     count_flops,
-    sync_device,
     synthetic_batch,
     synthetic_loss,
+    timed_steps,
     upper_median,
 )
 from robust3d.models.neural_mesh.options import loss_weights
@@ -92,24 +90,6 @@ def scaling_rows(cfg: dict, device: torch.device | str = "cpu", classes: list[in
                 print(f"{name:12s} Y={n_classes:4d} K={k:5d} step {seconds:8.3f} s ({cpu_seconds:8.3f} CPU s)  "
                       f"loss {leaf_flops / 1e9:9.3f} GFLOPs", flush=True)
     return rows
-
-
-def timed_steps(fn: Callable[[], object], repeats: int, device: torch.device | None = None
-                ) -> tuple[list[float], list[float]]:
-    """Wall and process CPU seconds of each of ``repeats`` calls (the device synchronised around each): the CPU
-    time is what the step costs this process whatever else runs on the machine."""
-    wall, cpu = [], []
-    for _ in range(repeats):
-        if device is not None:
-            sync_device(device)
-        w0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        if device is not None:
-            sync_device(device)
-        wall.append(time.perf_counter() - w0)
-        cpu.append(time.process_time() - c0)
-    return wall, cpu
-
 
 
 def compnets_model(c: dict, cross_samples: int | None = None) -> str:

@@ -108,30 +108,29 @@ class PoseClassColumn(Column):
         return sources.class_metric(twin_row(row, self.twin).model, self.split, self.class_name, POSE)
 
 
+class _ReadsTwin:
+    """Mixin for a metric column with a ``twin`` field: its cells and per-sample values are ``<model>@unseen``'s when
+    ``twin`` is set."""
+
+    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
+        return super().resolve(twin_row(row, self.twin), sources, cells)
+
+    def per_sample(self, row: Row, sources: Sources, spec: TableSpec | None = None) -> pd.Series | None:
+        return super().per_sample(twin_row(row, self.twin), sources, spec)
+
+
 @dataclass(frozen=True)
-class TwinMetricColumn(MetricColumn):
+class TwinMetricColumn(_ReadsTwin, MetricColumn):
     """A metric of metrics.csv, of ``<model>@unseen`` when ``twin`` (an unseen split with separate model sets)."""
 
     twin: bool = False
 
-    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
-        return super().resolve(twin_row(row, self.twin), sources, cells)
-
-    def per_sample(self, row: Row, sources: Sources, spec: TableSpec | None = None) -> pd.Series | None:
-        return super().per_sample(twin_row(row, self.twin), sources, spec)
-
 
 @dataclass(frozen=True)
-class TwinMetricMeanColumn(MetricMeanColumn):
+class TwinMetricMeanColumn(_ReadsTwin, MetricMeanColumn):
     """:class:`MetricMeanColumn` of ``<model>@unseen`` when ``twin`` (Figure 1's unseen pose, separate sets)."""
 
     twin: bool = False
-
-    def resolve(self, row: Row, sources: Sources, cells: dict[str, Cell]) -> Cell:
-        return super().resolve(twin_row(row, self.twin), sources, cells)
-
-    def per_sample(self, row: Row, sources: Sources, spec: TableSpec | None = None) -> pd.Series | None:
-        return super().per_sample(twin_row(row, self.twin), sources, spec)
 
 
 def borrowed_rows(sources: Sources, model: str, split: str = "unseen") -> pd.DataFrame | None:
