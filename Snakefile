@@ -19,6 +19,8 @@ include: "workflow/rules/depth.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/real_datasets.smk"
 include: "workflow/rules/metrics.smk"
+include: "workflow/rules/byom.smk"
+include: "workflow/rules/report.smk"
 
 
 # One rules file per paper stage (robust3d.papers.PAPERS), each reading its plan from STAGES.

@@ -17,18 +17,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from robust3d.report.metadata import benchmark_seconds
+
 STAGES = ("synth", "variants", "depth")
 
 
 def job_seconds(root: Path, stages: tuple[str, ...] = STAGES) -> pd.DataFrame:
-    """One row per benchmark file: stage, job (its path under the stage) and seconds."""
+    """One row per benchmark file: stage, job (its path under the stage) and seconds (read as the report's
+    :func:`robust3d.report.metadata.job_times` reads them, which sums them per stage instead)."""
     rows = []
     for stage in stages:
         for tsv in sorted((root / stage).rglob("*.tsv")):
-            seconds = pd.read_csv(tsv, sep="\t")["s"]
-            if len(seconds):
+            if (seconds := benchmark_seconds(tsv)) is not None:
                 rows.append({"stage": stage, "job": tsv.relative_to(root / stage).with_suffix("").as_posix(),
-                             "seconds": float(seconds.iloc[0])})
+                             "seconds": seconds})
     return pd.DataFrame(rows, columns=["stage", "job", "seconds"])
 
 

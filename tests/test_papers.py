@@ -3,6 +3,7 @@ registers itself with one package, one rules file, one config section and one sc
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,8 @@ def smoke_dry_run() -> str:
 def test_the_stage_exposes_the_module_convention(paper):
     module = stage(paper)
     assert paper == module.PAPER
-    for name in ("Plan", "table_specs", "claims", "build", "write", "models", "seeds", "unavailable", "check_config"):
+    for name in ("Plan", "table_specs", "claims", "build", "write", "models", "seeds", "unavailable", "check_config",
+                 "report_files"):
         assert callable(getattr(module, name)), name
     assert Path(module.REFERENCE).name == "reference.yaml" and Path(module.REFERENCE).is_file()
     assert (REPO / "workflow" / "rules" / "papers" / f"{paper}.smk").is_file()
@@ -147,6 +149,12 @@ def write(tables, claims_df, out_dir, figures_dir):
     return [*written, out_dir / f"{PAPER}_claims.csv"]
 
 
+def report_files(config):
+    tables = f"{config['results']}/tables"
+    return {"title": "Toy: a throwaway paper", "doc": "docs/papers/toy.md", "tables": [f"{tables}/toy_table1.csv"],
+            "claims": f"{tables}/toy_claims.csv", "figures": []}
+
+
 class Plan:
     def __init__(self, config, config_file):
         self.config, self.config_file = config, config_file
@@ -231,6 +239,15 @@ def test_a_throwaway_paper_plugs_in_and_its_tables_run(tmp_path):
     table = (root / "results" / "tables" / "toy_table1.csv").read_text()
     assert "paper" in table and "50.0" in table  # the paper's number beside our (missing) one
     assert "no metrics.csv given" in table
+    # The report gives the new paper its section through the registry alone (the rest of this run is missing, and
+    # the report says so rather than failing).
+    report = subprocess.run([sys.executable, "-m", "robust3d", "report", "--config", "config.yaml", "--out",
+                             "results/report/index.html"], cwd=root, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(root / "src")})
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (root / "results" / "report" / "index.html").read_text()
+    assert 'id="paper-toy"' in html and 'id="paper-toy-toy_table1"' in html and "accuracy is a percentage" in html
+    assert 'id="paper-compnets"' in html and "does not exist" in html
     # Switching the section off removes the stage from the plan.
     config = yaml.safe_load((root / "config.yaml").read_text())
     config["toy"]["enabled"] = False

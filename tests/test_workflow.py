@@ -75,20 +75,68 @@ def smoke_targets(cfg: dict) -> list[str]:
         f"{cfg['results']}/tables/compnets_claims.csv",
         # pretrain: every backbone of the stage (DINO, the sanity numbers), a few steps each
         *(f"{cfg['results']}/pretrain/{name}/train.json" for name in cfg["pretrain"]["backbones"]),
+        # the HTML report: every other output of the config (byom_predict: the example brought model)
+        f"{cfg['results']}/report/index.html",
     ]
 
 
-@pytest.mark.slow
-def test_smoke_workflow_runs_end_to_end():
+@pytest.fixture(scope="module")
+def smoke_run() -> dict:
+    """The smoke config run once from a clean slate (its config returned); the tests below read its outputs."""
     cfg = yaml.safe_load((REPO / "configs" / "smoke.yaml").read_text())
-    stages = ("models", "depth", "predictions", "synthetic", "compnets", "tables", "figures", "pretrain")
+    stages = ("models", "depth", "predictions", "synthetic", "compnets", "tables", "figures", "pretrain", "report")
     for folder in (REPO / cfg["synthetic"]["root"], *(REPO / cfg["results"] / s for s in stages)):
         if folder.exists():
             shutil.rmtree(folder)
+    # Targets go first: --configfile takes several values.
+    run_snakemake(*smoke_targets(cfg), "--cores", str(min(2, os.cpu_count() or 1)), "--configfile",
+                  "configs/smoke.yaml")
+    return cfg
+
+
+@pytest.mark.slow
+def test_report_opens_in_a_real_browser(smoke_run):
+    """The report in headless Chromium: no broken link or image, every registered paper's tables present, every
+    claim with its interval and verdict, the brought model's rows; a screenshot beside it. Without a browser the
+    test is skipped (with the install command) outside CI and fails under CI=true."""
+    from robust3d.papers import PAPERS, stage
+    from robust3d.papers import load_config as load
+    from robust3d.report.browser import INSTALL_HINT, find_browser, load_page, page_problems
+
+    if find_browser() is None:
+        message = f"no headless browser for the report test; install it with: {INSTALL_HINT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    report = REPO / smoke_run["results"] / "report" / "index.html"
+    screenshot = report.with_name("screenshot.png")
+    dom = load_page(report, screenshot)
+    assert page_problems(dom) == []
+    assert screenshot.stat().st_size > 10_000
+    config = load(REPO / "configs" / "smoke.yaml")
+    for paper in PAPERS:
+        files = stage(paper).report_files(config)
+        assert f'id="paper-{paper}"' in dom
+        for table in files["tables"]:
+            anchor = f'id="paper-{paper}-{Path(table).stem}"'
+            assert anchor in dom, f"{table} is not in the report"
+        claims = pd.read_csv(REPO / files["claims"], keep_default_na=False)
+        section = dom.split(f'id="paper-{paper}-claims"', 1)[1].split("</table>", 1)[0]
+        assert section.count('class="claim"') == len(claims)
+        for claim in claims.itertuples():  # each claim's row shows its verdict and (where computed) its interval
+            row = section.split(f"({claim.claim_id})", 1)[1].split('<tr class="claim"', 1)[0]
+            assert f">{claim.verdict}</span>" in row, claim.claim_id
+            if claim.ci_low != "":
+                assert row.count("[") >= 1 and "—" not in row.split("</td>")[3], claim.claim_id
+    assert "thumbnail_knn (brought model)" in dom and "(brought model)</td>" in dom
+    assert "Job time per stage" in dom and "git commit" in dom
+
+
+@pytest.mark.slow
+def test_smoke_workflow_runs_end_to_end(smoke_run):
+    cfg = smoke_run
     root = REPO / cfg["synthetic"]["root"]
     targets = smoke_targets(cfg)
-    # Targets go first: --configfile takes several values.
-    run_snakemake(*targets, "--cores", str(min(2, os.cpu_count() or 1)), "--configfile", "configs/smoke.yaml")
     train = pd.read_csv(root / "train" / "manifest.csv")
     n_cats = len(cfg["synthetic"]["categories"]) - len(cfg["synthetic"]["unseen_categories"])
     assert len(train) == cfg["synthetic"]["splits"]["train"] * n_cats
@@ -134,6 +182,11 @@ def test_smoke_workflow_runs_end_to_end():
     assert "pose π/6" in unseen_note and "class" not in unseen_note.split(":", 1)[1]  # no class accuracy there
     for n in (1, 2):
         assert (results / "figures" / f"compnets_figure{n}.png").stat().st_size > 0
+    # The shipped brought model: its rows in the tables its outputs fill, its comparison rows beside the claims.
+    table2 = pd.read_csv(results / "tables" / "compnets_table2.csv")
+    brought = table2[(table2["row"] == "byom-thumbnail_knn") & (table2["source"] == "ours")]
+    assert len(brought) == 2 and brought["value"].notna().all()
+    assert len(pd.read_csv(results / "tables" / "compnets_claims_byom.csv"))
     # The standalone `tables` command, given the same config file, builds the same tables from the same results.
     from robust3d.cli import main
     from robust3d.papers import load_config

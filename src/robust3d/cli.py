@@ -14,7 +14,8 @@ from robust3d.cli_registry import COMMANDS, command
 #: Modules whose import registers the commands (the paper stages' own commands come with robust3d.papers.commands).
 COMMAND_MODULES = ("robust3d.commands.synth", "robust3d.commands.variants", "robust3d.commands.depth",
                    "robust3d.commands.pretrain", "robust3d.commands.datasets", "robust3d.commands.evaluate",
-                   "robust3d.commands.models", "robust3d.papers.commands")
+                   "robust3d.commands.models", "robust3d.commands.compare", "robust3d.commands.byom",
+                   "robust3d.commands.report", "robust3d.papers.commands")
 
 
 def _check_config_arguments(p: argparse.ArgumentParser) -> None:

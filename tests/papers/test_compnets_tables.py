@@ -317,7 +317,7 @@ def test_cli_writes_tables_claims_and_figures(tmp_path, config):
     for png in ("compnets_figure1.png", "compnets_figure2.png"):
         assert (figs / png).read_bytes()[:4] == b"\x89PNG" and (figs / png).stat().st_size > 10_000
     assert sorted(p.name for p in out.iterdir()) == sorted(Path(p).name for p in plan.table_outputs()
-                                                           + [plan.claims, plan.chance])
+                                                           + [plan.claims, plan.byom_claims, plan.chance])
 
 
 # ------------------------------------------------------------------------------------------------ plan

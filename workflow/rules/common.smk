@@ -140,6 +140,17 @@ REAL_DATASETS = RealDatasetPlan.prepare(config, variant_targets(), CONFIG_DIR)
 STAGES = {name: stage(name).Plan.prepare(config, CONFIG_DIR) for name in PAPERS if name in config}
 
 
+# Brought models (config `byom:`, workflow/rules/byom.smk): their entries and the config file their jobs read.
+from robust3d.byom import model_file  # noqa: E402
+BYOM = config["byom"]
+BYOM_CONFIG = write_resolved_config(config, CONFIG_DIR, "byom", ("byom",))
+
+
+def byom_stage(wildcards):
+    """The plan of the paper a brought model's prediction job belongs to."""
+    return STAGES[wildcards.paper]
+
+
 def stage_predictions(wildcards):
     """Every stage's predictions on one benchmark (the shared metrics rule's input)."""
     return [path for plan in STAGES.values() for path in plan.predictions(wildcards.benchmark)]
@@ -162,10 +173,16 @@ def pretrain_outputs():
                   file=["backbone.pt", "train.json"])
 
 
-def final_outputs():
+def report_inputs():
+    """Everything the report shows: the shared outputs and every enabled paper stage's."""
     return (
         data_outputs()
         + pretrain_outputs()
         + REAL_DATASETS.outputs()  # empty unless a `datasets` block is enabled
         + [path for plan in STAGES.values() for path in plan.outputs()]
     )
+
+
+def final_outputs():
+    """The targets of `all`: the report and everything it shows."""
+    return report_inputs() + [f"{RESULTS}/report/index.html"]

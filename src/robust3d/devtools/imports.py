@@ -45,9 +45,10 @@ Edge = tuple[str, str]
 
 #: Top-level packages (and modules) of robust3d that every paper shares; none may import robust3d.papers.
 SHARED_PACKAGES = ("geometry", "render", "data", "synth", "variants", "depth", "models", "evaluate", "tables",
-                   "figures", "config", "errors", "cli_registry")
-#: The composition roots that may import robust3d.papers: the CLI (cli.py and its command modules) and the stages.
-ROOTS = tuple(f"robust3d.{name}" for name in ("cli", "commands", "papers"))
+                   "figures", "byom", "compare", "config", "errors", "cli_registry")
+#: The composition roots that may import robust3d.papers: the CLI (cli.py and its command modules), the stages and
+#: the report (one section per registered paper).
+ROOTS = tuple(f"robust3d.{name}" for name in ("cli", "commands", "papers", "report"))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,14 @@ A stage is a module convention, not a class hierarchy. ``robust3d.papers.<id>`` 
 - ``models(config)`` and ``unavailable(config, split, variant, level)``: what the config trains and builds;
   ``seeds(config)``: the training seeds (model ids ``<model>@s<k>``), or None for one run under the plain ids;
 - ``check_config(config)``: the checks its schema fragment cannot express;
-- ``REFERENCE``: the path of its ``reference.yaml`` (the paper's printed numbers).
+- ``REFERENCE``: the path of its ``reference.yaml`` (the paper's printed numbers);
+- ``report_files(config)``: what the HTML report shows of it (:mod:`robust3d.report.build`): a dict with ``title``,
+  ``doc`` (its docs page), ``tables`` (table CSV paths, each with its ``.json`` beside it), ``claims``, and
+  optionally ``byom_claims``, ``chance`` and ``figures`` ((path, caption) pairs).
+
+A brought model (config ``byom:``, :mod:`robust3d.byom`) joins a stage's tables through its ``table_specs`` (rows
+with model id ``byom-<name>``), its plan's ``evaluations`` and ``predictions`` (predicted by the shared
+``byom_predict`` rule) and ``claims_df.attrs["byom"]`` (its comparison rows beside the claims).
 
 Only the composition roots import this package: :mod:`robust3d.cli` with its command modules
 (:mod:`robust3d.commands`), the workflow (``workflow/rules/common.smk``) and the stages themselves.
@@ -41,9 +48,27 @@ def configured(config: dict) -> list[str]:
 
 
 def check_config(config: dict) -> None:
-    """Every configured paper's own checks (after the shared validation filled in the defaults)."""
+    """Every configured paper's own checks (after the shared validation filled in the defaults), then the
+    ``byom:`` entries'."""
     for name in configured(config):
         stage(name).check_config(config)
+    check_byom(config)
+
+
+def check_byom(config: dict) -> None:
+    """Each brought model's file exists (:func:`robust3d.byom.model_file`) and the papers it names are configured."""
+    from robust3d.byom import model_file
+    from robust3d.errors import ConfigError
+
+    for name, entry in (config.get("byom") or {}).items():
+        try:
+            model_file(entry["file"])
+        except FileNotFoundError as err:
+            raise ConfigError(f"key 'byom.{name}.file': {err}") from err
+        unknown = [p for p in entry.get("papers") or [] if p not in configured(config)]
+        if unknown:
+            raise ConfigError(f"key 'byom.{name}.papers': {', '.join(unknown)} is not a configured paper "
+                              f"(configured: {', '.join(configured(config))})")
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:

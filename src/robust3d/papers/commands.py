@@ -64,7 +64,10 @@ def tables(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else None
     kwargs = {}
     if config is not None:
-        kwargs = {"models": paper.models(config), "seeds": paper.seeds(config),
+        from robust3d.byom import entries_for, model_id
+
+        brought = [model_id(name) for name in entries_for(config, args.paper)]
+        kwargs = {"models": [*paper.models(config), *brought], "seeds": paper.seeds(config),
                   "availability": lambda split, variant, level: paper.unavailable(config, split, variant, level)}
     extra = dict(args.extra)
     if args.scaling:

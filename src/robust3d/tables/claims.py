@@ -321,3 +321,45 @@ def claims_frame(claims: list[Claim], ours: Callable[[Ref], Cell], paper: Callab
     frame = pd.DataFrame.from_records(records, columns=CLAIM_COLUMNS)
     frame["n_samples"] = frame["n_samples"].astype("Int64")
     return frame
+
+
+# ---------------------------------------------------------------------------------------------- brought models
+BYOM_COLUMNS = ["claim_id", "model", "cells", "values", "standing"]
+
+
+def _side(value: float, other: float) -> str:
+    return "above" if value > other else "below" if value < other else "level with"
+
+
+def byom_comparison(claims: list[Claim], ours: Callable[[Ref], Cell], models: list[str],
+                    counterpart: Callable[[Ref, str], Ref | None]) -> pd.DataFrame:
+    """Where each brought model stands in each claim's cells: its value in the claim's left cell's column (its
+    drop, for drop_less; against the threshold, for below / above) beside the claim's two sides, a comparison row
+    shown beside the claim, never a verdict (the claim is about the paper's models). ``counterpart(ref, model)``:
+    the model's cell in the same table and column as ``ref`` (None where it has none). Ratio claims (FLOPs, time)
+    compare training records a brought model does not have."""
+    import pandas as pd
+
+    records = []
+    for claim in claims:
+        if claim.kind.startswith("ratio"):
+            continue
+        base = evaluate(claim, ours)
+        for model in models:
+            refs = [counterpart(r, model) for r in (claim.left[:2] if claim.kind == "drop_less" else claim.left[:1])]
+            if any(r is None for r in refs) or any(ours(r).missing for r in refs):
+                continue
+            values = [ours(r).value for r in refs]
+            mine = values[0] - values[1] if claim.kind == "drop_less" else values[0]
+            what = "drop" if claim.kind == "drop_less" else "value"
+            if claim.kind in VALUE_KINDS:
+                shown, standing = f"{mine:.1f} vs threshold {claim.threshold:g}", \
+                    f"{_side(mine, claim.threshold)} the threshold"
+            elif base.left is None or base.right is None:
+                shown, standing = f"{what} {mine:.1f}", "the claim's own cells are missing"
+            else:
+                shown = f"{what} {mine:.1f} | left {base.left:.1f} | right {base.right:.1f}"
+                standing = f"{_side(mine, base.left)} the left side, {_side(mine, base.right)} the right side"
+            records.append({"claim_id": claim.id, "model": model, "cells": "; ".join(map(str, refs)),
+                            "values": shown, "standing": standing})
+    return pd.DataFrame.from_records(records, columns=BYOM_COLUMNS)

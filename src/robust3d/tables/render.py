@@ -1,8 +1,12 @@
 """A table built from our sources and the paper's reference, written as a long CSV and a side-by-side Markdown.
 
 CSV (long, one row per cell and source): ``table, row, row_label, column, column_label, source, value, n, note,
-timing, sd, seeds`` with ``source`` in {ours, paper}; ``note`` says why a value is missing or how it was derived;
-``sd`` and ``seeds``: the spread over training seeds when ``value`` is a mean over several (empty otherwise).
+timing, sd, seeds, percent, chance, ci_low, ci_high`` with ``source`` in {ours, paper}; ``note`` says why a value is
+missing or how it was derived; ``sd`` and ``seeds``: the spread over training seeds when ``value`` is a mean over
+several (empty otherwise); ``percent``: the value is a percentage; ``chance``, ``ci_low``, ``ci_high``: our cell's
+chance level and 95% bootstrap interval over the test samples, where they apply (:mod:`.uncertainty`).
+JSON (``<paper>_<name>.json``): the table's title, the lines above it (what "ours" is) and its notes, so a
+reader of the CSV (the HTML report) shows what the Markdown shows.
 Markdown: one line per table row and source, ``mean ± sd`` over seeds, missing values shown as "—" with a
 numbered reason, a bound as "≥ value" / "≤ value" (its reason in the note).
 """
@@ -19,10 +23,13 @@ from robust3d.tables.cell import Cell, seed_mean
 from robust3d.tables.reference import Reference
 from robust3d.tables.sources import Sources
 from robust3d.tables.spec import TIMING_NOTE, TableSpec
+from robust3d.tables.uncertainty import Uncertainty, table_uncertainty
 
 SOURCES = ("ours", "paper")
+#: The files of one table (``<paper>_<name>.<ext>``).
+TABLE_FILES = ("csv", "md", "json")
 LONG_COLUMNS = ["table", "row", "row_label", "column", "column_label", "source", "value", "n", "note", "timing", "sd",
-                "seeds"]
+                "seeds", "percent", "chance", "ci_low", "ci_high"]
 
 
 @dataclass
@@ -32,6 +39,7 @@ class BuiltTable:
     paper: dict[tuple[str, str], Cell]
     intro: list[str] = field(default_factory=list)  # lines above the Markdown table (what "ours" is)
     chance: list[str] = field(default_factory=list)  # notes: the chance levels of the splits the table reads
+    uncertainty: dict[tuple[str, str], Uncertainty] = field(default_factory=dict)  # our cells' chance and interval
 
     def cell(self, source: str, row: str, column: str) -> Cell:
         cells = self.ours if source == "ours" else self.paper
@@ -49,7 +57,8 @@ def build_table(spec: TableSpec, sources: Sources, reference: Reference, intro: 
             value = reference.value(spec.name, row.key, col.key)
             paper[(row.key, col.key)] = Cell(value, None, "" if value is not None
                                              else reference.missing_reason(spec.name, row.key, col.key))
-    return BuiltTable(spec, ours, paper, list(intro or []), chance_notes(spec, sources))
+    return BuiltTable(spec, ours, paper, list(intro or []), chance_notes(spec, sources),
+                      table_uncertainty(spec, sources))
 
 
 def chance_notes(spec: TableSpec, sources: Sources) -> list[str]:
@@ -78,12 +87,15 @@ def resolve_over_seeds(spec: TableSpec, sources: Sources) -> dict[tuple[str, str
 
 def long_frame(table: BuiltTable) -> pd.DataFrame:
     spec = table.spec
+    none = Uncertainty()
     records = [
         {"table": spec.name, "row": row.key, "row_label": row_label(row), "column": col.key,
          "column_label": col.header, "source": source, "value": cell.value, "n": cell.n, "note": cell.note,
-         "timing": col.timing, "sd": cell.sd, "seeds": cell.seeds}
+         "timing": col.timing, "sd": cell.sd, "seeds": cell.seeds, "percent": col.percent,
+         "chance": sure.chance, "ci_low": sure.ci_low, "ci_high": sure.ci_high}
         for source in SOURCES for row in spec.rows for col in spec.columns
         for cell in [table.cell(source, row.key, col.key)]
+        for sure in [table.uncertainty.get((row.key, col.key), none) if source == "ours" else none]
     ]
     df = pd.DataFrame.from_records(records, columns=LONG_COLUMNS)
     df["n"] = df["n"].astype("Int64")
@@ -133,6 +145,15 @@ def markdown(table: BuiltTable) -> str:
     if reasons:
         lines += ["", "Missing values (—):", ""]
         lines += [f"- [{i}] {reason}" for reason, i in reasons.items()]
+    notes = table_notes(table)
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def table_notes(table: BuiltTable) -> list[str]:
+    """The notes under a table: timing and seeds, the chance levels, the spec's notes, then what each † means."""
+    spec = table.spec
     derived: dict[tuple[str, str], list[str]] = {}  # (column, note) -> rows: values marked † above
     for (r, c), cell in table.ours.items():
         if cell.note and not cell.missing:
@@ -144,20 +165,25 @@ def markdown(table: BuiltTable) -> str:
     if seeds:
         timing.append(f"ours: mean ± sd over {' or '.join(map(str, seeds))} training seeds (each seed's table "
                       "resolved on its own, then folded cell by cell)")
-    if marked or spec.notes or timing or table.chance:
-        lines += ["", "Notes:", ""] + [f"- {n}" for n in [*timing, *table.chance, *spec.notes, *marked]]
-    return "\n".join(lines) + "\n"
+    return [*timing, *table.chance, *spec.notes, *marked]
+
+
+def table_meta(table: BuiltTable) -> dict:
+    """What the JSON beside the CSV holds: the title, the intro lines and the notes."""
+    return {"paper": table.spec.paper, "table": table.spec.name, "title": table.spec.title,
+            "intro": list(table.intro), "notes": table_notes(table)}
 
 
 def write_table(table: BuiltTable, out_dir: str | Path) -> list[Path]:
-    """``<paper>_<name>.csv`` and ``.md`` under ``out_dir``, written atomically."""
-    from robust3d.data.io import atomic_path
+    """``<paper>_<name>.csv``, ``.md`` and ``.json`` under ``out_dir``, written atomically."""
+    from robust3d.data.io import atomic_path, write_json
 
     out_dir = Path(out_dir)
     stem = f"{table.spec.paper}_{table.spec.name}"
-    csv_path, md_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.md"
+    csv_path, md_path, json_path = (out_dir / f"{stem}.{ext}" for ext in TABLE_FILES)
     with atomic_path(csv_path) as tmp:
         long_frame(table).to_csv(tmp, index=False)
     with atomic_path(md_path) as tmp:
         tmp.write_text(markdown(table))
-    return [csv_path, md_path]
+    write_json(json_path, table_meta(table))
+    return [csv_path, md_path, json_path]

@@ -90,9 +90,11 @@ class Sources:
         return view
 
     def _id(self, model: str) -> str:
+        """``model`` under this view's seed; a brought model (``byom-<name>``) has one run under every seed."""
+        from robust3d.byom import entry_name
         from robust3d.models.seeds import seeded_id
 
-        return model if self.seed is None else seeded_id(model, self.seed)
+        return model if self.seed is None or entry_name(model) else seeded_id(model, self.seed)
 
     @classmethod
     def load(cls, metrics: str | Path | None = None, train: Iterable[str | Path] = (),

@@ -32,6 +32,7 @@ class Row:
     # The column keys this row has (None: every column): a row added for a claim reads only what the claim needs,
     # so the workflow predicts nothing else for it; its other cells stay empty with the reason.
     columns: tuple[str, ...] | None = None
+    absent: str = ""  # why the columns outside ``columns`` are empty (default: names the columns it has)
 
     def has(self, column: str) -> bool:
         return self.columns is None or column in self.columns
@@ -292,7 +293,8 @@ class TableSpec:
                 if isinstance(col, ReductionColumn):
                     continue
                 if not row.has(col.key):
-                    cells[col.key] = Cell(None, None, f"not evaluated for this row (it has {', '.join(row.columns)})")
+                    cells[col.key] = Cell(None, None, row.absent or "not evaluated for this row (it has "
+                                          f"{', '.join(row.columns)})")
                 elif row.source == "model" and not sources.has_model(row.model):
                     cells[col.key] = Cell(None, None, sources.model_missing_reason(row.model))
                 else:

@@ -116,6 +116,7 @@ rule compnets_tables:
         ],
         claims=report(COMPNETS.claims, caption="../../report/papers/compnets/claims.rst", category="Tables",
                       subcategory="3D-CompNets"),
+        byom_claims=COMPNETS.byom_claims,  # where the brought models (config byom:) stand in the claims' cells
         chance=report(COMPNETS.chance, caption="../../report/papers/compnets/chance.rst", category="Tables",
                       subcategory="3D-CompNets"),
         figure1=report(COMPNETS.figures()[0], caption="../../report/papers/compnets/figure1.rst",

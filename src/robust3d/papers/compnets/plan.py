@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from robust3d.byom import entries_for, entry_name, model_id
 from robust3d.data.config_files import write_resolved_config
 from robust3d.models.seeds import model_ids, paper_seeds
 from robust3d.papers.compnets.routes import (
@@ -52,7 +53,7 @@ class CompnetsPlan:
         train = write_resolved_config(config, folder, "compnets-train", sections,
                                       ignore=("compnets.pose", "compnets.scaling"))
         tables = write_resolved_config(config, folder, "compnets-tables",
-                                       ("compnets", "synthetic", "variants", *data))
+                                       ("compnets", "synthetic", "variants", "byom", *data))
         return cls(config, jobs, train, tables)
 
     # ------------------------------------------------------------------ what runs
@@ -112,10 +113,25 @@ class CompnetsPlan:
         unseen splits by the ``@unseen`` models when the model sets are separate."""
         seeds = paper_seeds(self.config[PAPER])
         twin = self.separate_unseen_models
-        needs = {(unseen_set_id(model) if twin and split in UNSEEN_SPLITS else model, split, *rest)
-                 for name, split, *rest in self._needs() for model in model_ids([name], seeds)}
-        models = set(self.models)
+        needs = {(unseen_set_id(model) if twin and split in UNSEEN_SPLITS and not entry_name(model) else model,
+                  split, *rest)
+                 for name, split, *rest in self._needs()
+                 for model in ([name] if entry_name(name) else model_ids([name], seeds))}
+        models = {*self.models, *self.byom_models}
         return sorted(n for n in needs if n[0] in models)
+
+    @property
+    def byom_models(self) -> list[str]:
+        """The brought models' ids (config ``byom:``) that take part in this paper; they are predicted by the
+        shared ``byom_predict`` rule, never trained here."""
+        return [model_id(name) for name in entries_for(self.config, PAPER)]
+
+    def byom_train_input(self, wildcards) -> str:
+        """The train manifest a brought model learns its classes (and, with ``fit``, its weights) from: the seen
+        classes' for an unseen split when the model sets are separate, so no unseen image reaches it."""
+        if self.separate_unseen_models and wildcards.split in UNSEEN_SPLITS:
+            return self.route.seen_manifest("train")
+        return self.manifest("train")
 
     def prediction(self, model: str, split: str, variant: str, level: str) -> str:
         return f"{self.root}/predictions/{self.benchmark}/{model}/{split}/{variant}/{level}.csv"
@@ -155,11 +171,18 @@ class CompnetsPlan:
         return f"{self.results}/figures"
 
     def table_outputs(self) -> list[str]:
-        return [f"{self.tables_dir}/{PAPER}_{name}.{ext}" for name in self.table_names for ext in ("csv", "md")]
+        from robust3d.tables.render import TABLE_FILES
+
+        return [f"{self.tables_dir}/{PAPER}_{name}.{ext}" for name in self.table_names for ext in TABLE_FILES]
 
     @property
     def claims(self) -> str:
         return f"{self.tables_dir}/{PAPER}_claims.csv"
+
+    @property
+    def byom_claims(self) -> str:
+        """Where the brought models stand in each claim's cells (header only without a ``byom:`` entry)."""
+        return f"{self.tables_dir}/{PAPER}_claims_byom.csv"
 
     @property
     def chance(self) -> str:
@@ -173,7 +196,7 @@ class CompnetsPlan:
         """The stage's final files (rule all); none when ``compnets.enabled`` is false."""
         if not self.enabled:
             return []
-        return [*self.table_outputs(), self.claims, self.chance, *self.figures()]
+        return [*self.table_outputs(), self.claims, self.byom_claims, self.chance, *self.figures()]
 
     # ------------------------------------------------------------------ inputs and params of the rules
     def manifest(self, split: str) -> str:

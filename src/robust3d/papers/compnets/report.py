@@ -43,10 +43,12 @@ def _own_vertices(models: dict) -> str:
 
 def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable], pd.DataFrame]:
     """Every table (ours from ``sources``, the paper's from the reference) and the claims evaluated on both."""
-    from robust3d.tables.claims import BOOTSTRAP_RESAMPLES, claims_frame
+    from robust3d.papers.compnets.tables import byom_provides
+    from robust3d.tables.claims import BOOTSTRAP_RESAMPLES, byom_comparison, claims_frame
     from robust3d.tables.reference import load_reference
     from robust3d.tables.render import build_table
     from robust3d.tables.spec import cell_samples
+    from robust3d.tables.uncertainty import cell_chance
 
     reference = load_reference(REFERENCE)
     intro = intro_lines(config, reference.dataset)
@@ -81,23 +83,40 @@ def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable
     def chance(ref: Ref) -> float | None:
         """The chance level (percent) of an accuracy cell's split, as ``compnets_chance.csv`` computes it."""
         found = cell_spec(ref)
-        if found is None or found[1].source != "model":
-            return None
-        _, row, column = found
-        split, metric = getattr(column, "split", None), getattr(column, "metric", None) or row.metric
-        levels = sources.chance(split) if split else None
-        return levels[metric][0] if levels and metric in levels else None
+        return None if found is None else cell_chance(found[1], found[2], sources)
 
-    return tables, claims_frame(claims(config, sources), lookup("ours"), lookup("paper"), timing, samples,
-                                replicates, chance)
+    listed = claims(config, sources)
+    frame = claims_frame(listed, lookup("ours"), lookup("paper"), timing, samples, replicates, chance)
+    brought = [m for m in byom_provides(config) if sources.has_model(m)]
+    frame.attrs["byom"] = byom_comparison(listed, lookup("ours"), brought, _counterpart(by_name))
+    return tables, frame
+
+
+def _counterpart(by_name: dict[str, BuiltTable]):
+    """``counterpart(ref, model)``: a brought model's row in the block of ``ref``'s row (same group and metric),
+    at ``ref``'s column, or None."""
+    from robust3d.tables.claims import Ref
+
+    def find(ref: Ref, model: str) -> Ref | None:
+        table = by_name.get(ref.table)
+        rows = [r for r in table.spec.rows if r.key == ref.row] if table else []
+        if not rows:
+            return None
+        block = (rows[0].group, rows[0].metric)
+        mine = [r for r in table.spec.rows if r.model == model and (r.group, r.metric) == block and r.has(ref.column)]
+        return Ref(ref.table, mine[0].key, ref.column) if mine else None
+    return find
 
 
 def write(tables: list[BuiltTable], claims_df: pd.DataFrame, out_dir: str | Path, figures_dir: str | Path
           ) -> list[Path]:
     """Tables (CSV + Markdown), the claims CSV and Figures 1-2 (PNG), each written atomically."""
+    import pandas as pd
+
     from robust3d.data.io import atomic_path
     from robust3d.figures.radar import radar_figure
     from robust3d.figures.scaling import scaling_figure
+    from robust3d.tables.claims import BYOM_COLUMNS
     from robust3d.tables.render import write_table
 
     out_dir, figures_dir = Path(out_dir), Path(figures_dir)
@@ -105,6 +124,9 @@ def write(tables: list[BuiltTable], claims_df: pd.DataFrame, out_dir: str | Path
     claims_path = out_dir / f"{PAPER}_claims.csv"
     with atomic_path(claims_path) as tmp:
         claims_df.to_csv(tmp, index=False)
+    byom_path = out_dir / f"{PAPER}_claims_byom.csv"  # the brought models' comparison rows (header only: none)
+    with atomic_path(byom_path) as tmp:
+        claims_df.attrs.get("byom", pd.DataFrame(columns=BYOM_COLUMNS)).to_csv(tmp, index=False)
     by_name = {t.spec.name: t for t in tables}
     fig1, fig2 = by_name["figure1"], by_name["figure2"]
     radar = {row.label if row.backbone == "" else f"{row.label} ({row.backbone})":
@@ -117,4 +139,4 @@ def write(tables: list[BuiltTable], claims_df: pd.DataFrame, out_dir: str | Path
               for row in fig2.spec.rows}
     scaling_figure(curves, figures_dir / f"{PAPER}_figure2.png",
                    "3D-CompNets Figure 2 (ours): wall-clock time per training step against the number of classes")
-    return [*written, claims_path, figures_dir / f"{PAPER}_figure1.png", figures_dir / f"{PAPER}_figure2.png"]
+    return [*written, claims_path, byom_path, *(figures_dir / f"{PAPER}_figure{n}.png" for n in (1, 2))]

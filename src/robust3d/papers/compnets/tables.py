@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from robust3d.byom import entries_for, entry_name, model_id
 from robust3d.evaluate.stats import bootstrap_replicates, loglog_slope, loglog_slopes
 from robust3d.papers.compnets.routes import (
     PROCEDURAL,
@@ -90,7 +91,7 @@ NULL_NOTES = (("dual_head", "a dual-head model has no contrastive loss"),)
 def twin_row(row: Row, twin: bool) -> Row:
     """``row`` reading the model set trained without the unseen classes (``<model>@unseen``) when ``twin``: with
     ``compnets.data.separate_unseen_models`` Table 3's cells come from that set, the other tables' from ``<model>``."""
-    return replace(row, model=unseen_set_id(row.model)) if twin else row
+    return replace(row, model=unseen_set_id(row.model)) if twin and entry_name(row.model) is None else row
 
 
 @dataclass(frozen=True)
@@ -567,7 +568,56 @@ def table_specs(config: dict | None = None, sources: Sources | None = None) -> l
     borrowing = [*TABLE3_MODELS, *(m for m in neural_mesh_models(config) if m not in TABLE3_MODELS)]
     specs.append(table3_borrowed(unseen, siblings, borrowed, borrowing, seen_classes(config) if config else None,
                                  twin))
-    return [*specs, figure1(extra, twin), figure2(classes, novum_vertices), figure4()]
+    specs = [*specs, figure1(extra, twin), figure2(classes, novum_vertices), figure4()]
+    brought = byom_provides(config)
+    return [with_byom_rows(spec, brought) for spec in specs] if brought else specs
+
+
+# ---------------------------------------------------------------------------------------------- brought models
+#: What each output of a brought model fills: the metrics of its rows' cells.
+BYOM_METRICS = {"class": (CLASS,), "pose": (POSE,)}
+#: The tables a brought model's rows join (the others read training records, timings or the scaling run).
+BYOM_TABLES = ("table2", "table3", "table4", "figure1")
+
+
+def byom_provides(config: dict | None) -> dict[str, set[str]]:
+    """Model id -> the metrics a brought model (config ``byom:``) can fill in this paper's tables."""
+    return {model_id(name): {m for out in entry["provides"] for m in BYOM_METRICS.get(out, ())}
+            for name, entry in entries_for(config or {}, PAPER).items()}
+
+
+def _column_metric(spec: TableSpec, row: Row, column: Column) -> str | None:
+    """The metric a cell reads (a mean column: its members' when they all read one)."""
+    if isinstance(column, MeanColumn):
+        members = {_column_metric(spec, row, spec.column(k)) for k in column.members}
+        return members.pop() if len(members) == 1 else None
+    if isinstance(column, PoseClassColumn):
+        return POSE
+    return getattr(column, "metric", None) or row.metric
+
+
+def with_byom_rows(spec: TableSpec, brought: dict[str, set[str]]) -> TableSpec:
+    """``spec`` with a row per brought model (per block for Table 4) holding the columns its outputs fill; its
+    other cells stay empty with the reason. A table none of whose columns it can fill gets no row."""
+    if spec.name not in BYOM_TABLES:
+        return spec
+    blocks: dict[tuple[str, str | None], str] = {}  # (group, metric) -> the block's key prefix ("class:")
+    for r in spec.rows:
+        if r.source == "model":
+            blocks.setdefault((r.group, r.metric), r.key.split(":")[0] + ":" if ":" in r.key else "")
+    rows = list(spec.rows)
+    for model, metrics in brought.items():
+        for (group, metric), prefix in blocks.items():
+            probe = Row("", model, "", group=group, metric=metric)
+            fills = tuple(c.key for c in spec.columns if _column_metric(spec, probe, c) in metrics)
+            if not fills:
+                continue
+            missing = sorted({_column_metric(spec, probe, c) for c in spec.columns if c.key not in fills} - {None})
+            last = max(i for i, r in enumerate(rows) if r.source == "model" and (r.group, r.metric) == (group, metric))
+            rows.insert(last + 1, Row(f"{prefix}{model}", model, f"{entry_name(model)} (brought model)", "", group,
+                                      metric, columns=None if len(fills) == len(spec.columns) else fills,
+                                      absent=f"the brought model provides no {', '.join(missing) or 'value here'}"))
+    return replace(spec, rows=rows)
 
 
 def neural_mesh_models(config: dict | None) -> list[str]:
