@@ -32,7 +32,7 @@ from types import ModuleType
 from typing import Any
 
 #: Paper id -> the stage's module (each a sub-package of this one).
-PAPERS = {"compnets": "robust3d.papers.compnets"}
+PAPERS = {"compnets": "robust3d.papers.compnets", "pdr": "robust3d.papers.pdr"}
 
 
 def stage(name: str) -> ModuleType:
