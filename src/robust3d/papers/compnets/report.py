@@ -44,51 +44,20 @@ def _own_vertices(models: dict) -> str:
 def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable], pd.DataFrame]:
     """Every table (ours from ``sources``, the paper's from the reference) and the claims evaluated on both."""
     from robust3d.papers.compnets.tables import byom_provides
-    from robust3d.tables.claims import BOOTSTRAP_RESAMPLES, byom_comparison, claims_frame
+    from robust3d.tables.claims import byom_comparison, claims_frame
+    from robust3d.tables.lookups import TableLookups
     from robust3d.tables.reference import load_reference
     from robust3d.tables.render import build_table
-    from robust3d.tables.spec import cell_samples
-    from robust3d.tables.uncertainty import cell_chance
 
     reference = load_reference(REFERENCE)
     intro = intro_lines(config, reference.dataset)
     tables = [build_table(spec, sources, reference, intro) for spec in table_specs(config, sources)]
-    by_name = {t.spec.name: t for t in tables}
-
-    def lookup(source: str):
-        def get(ref: Ref):
-            return by_name[ref.table].cell(source, ref.row, ref.column)
-        return get
-
-    def cell_spec(ref: Ref):  # (spec, row, column) of a claim's cell; None where this config's table lacks it
-        table = by_name.get(ref.table)
-        rows = [r for r in table.spec.rows if r.key == ref.row] if table else []
-        cols = [c for c in table.spec.columns if c.key == ref.column] if table else []
-        return (table.spec, rows[0], cols[0]) if rows and cols else None
-
-    def timing(ref: Ref) -> bool:
-        found = cell_spec(ref)
-        return found is not None and found[2].timing
-
-    def samples(ref: Ref):  # a cell's per-sample values (None when it is not a mean over samples)
-        found = cell_spec(ref)
-        if found is None or found[1].source != "model" or not sources.has_model(found[1].model):
-            return None
-        return cell_samples(*found, sources)
-
-    def replicates(ref: Ref):  # a timed cell's bootstrap replicates from its repeated timings
-        found = cell_spec(ref)
-        return None if found is None else found[2].replicates(found[1], sources, BOOTSTRAP_RESAMPLES)
-
-    def chance(ref: Ref) -> float | None:
-        """The chance level (percent) of an accuracy cell's split, as ``compnets_chance.csv`` computes it."""
-        found = cell_spec(ref)
-        return None if found is None else cell_chance(found[1], found[2], sources)
-
+    cells = TableLookups(tables, sources)
     listed = claims(config, sources)
-    frame = claims_frame(listed, lookup("ours"), lookup("paper"), timing, samples, replicates, chance)
+    frame = claims_frame(listed, cells.side("ours"), cells.side("paper"), cells.timing, cells.samples,
+                         cells.replicates, cells.chance)
     brought = [m for m in byom_provides(config) if sources.has_model(m)]
-    frame.attrs["byom"] = byom_comparison(listed, lookup("ours"), brought, _counterpart(by_name))
+    frame.attrs["byom"] = byom_comparison(listed, cells.side("ours"), brought, _counterpart(cells.by_name))
     return tables, frame
 
 

@@ -31,27 +31,15 @@ def intro_lines(config: dict | None, dataset: str) -> list[str]:
 
 def build(sources: Sources, config: dict | None = None) -> tuple[list[BuiltTable], pd.DataFrame]:
     from robust3d.tables.claims import claims_frame
+    from robust3d.tables.lookups import TableLookups
     from robust3d.tables.reference import load_reference
     from robust3d.tables.render import build_table
-    from robust3d.tables.spec import cell_samples
 
     reference = load_reference(REFERENCE)
     intro = intro_lines(config, reference.dataset)
     tables = [build_table(spec, sources, reference, intro) for spec in table_specs(config, sources)]
-    by_name = {t.spec.name: t for t in tables}
-
-    def lookup(source: str):
-        return lambda ref: by_name[ref.table].cell(source, ref.row, ref.column)
-
-    def samples(ref):
-        table = by_name.get(ref.table)
-        rows = [r for r in table.spec.rows if r.key == ref.row] if table else []
-        cols = [c for c in table.spec.columns if c.key == ref.column] if table else []
-        if not rows or not cols or not sources.has_model(rows[0].model):
-            return None
-        return cell_samples(table.spec, rows[0], cols[0], sources)
-
-    frame = claims_frame(claims(config, sources), lookup("ours"), lookup("paper"), samples=samples)
+    cells = TableLookups(tables, sources)
+    frame = claims_frame(claims(config, sources), cells.side("ours"), cells.side("paper"), samples=cells.samples)
     return tables, frame
 
 
