@@ -102,3 +102,20 @@ def test_train_evaluate_and_tables_on_the_smoke_faces(tmp_path, smoke_config, sm
     assert ours[["faces:unsup3d", "faces:stylegan2"]].isna().all()  # not trained here / not reproduced
     claims = pd.read_csv(tables / "pdr_claims.csv")
     assert {"c1_faces_best_acc", "c7_loocc_lowers_pcc"} <= set(claims["claim_id"])
+
+
+def test_the_paper_config_has_the_papers_sizes_and_vgg16_fails_with_the_fetch_message(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from robust3d.models.backbones import WeightsUnavailable
+    from robust3d.models.derender.perceptual import perceptual_loss
+    from robust3d.papers import load_config
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = load_config(repo / "configs" / "paper-pdr.yaml")
+    assert (cfg["pdr"]["size"], cfg["pdr"]["networks"]["nf"], cfg["pdr"]["networks"]["zdim"]) == (64, 64, 256)
+    assert cfg["pdr"]["perceptual"] == "vgg16" and not cfg["compnets"]["enabled"]
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty hub cache, offline
+    with pytest.raises(WeightsUnavailable, match="vgg16"):
+        perceptual_loss("vgg16")
+    assert perceptual_loss("none") is None
