@@ -186,6 +186,21 @@ def test_stage_weights_load_exactly_into_a_backbone_with_ssl_weights(tmp_path, s
     assert not all(torch.equal(fresh[k], saved[k]) for k in saved)  # the comparison can fail
 
 
+@pytest.mark.parametrize("arch", ["vit_small_patch14_dinov2", "vit_small_patch16_224"])
+def test_layer_scale_init_keeps_the_architecture_a_paper_loads(arch):
+    """DINOv2 ViTs have LayerScale (its gammas start at the recipe's value); DINO's ViT-S/16 has none and gets none,
+    so `ssl:vit_s16` loads strictly into the plain ViT the template matcher builds."""
+    from robust3d.models.backbones import build_backbone
+    from robust3d.models.pretrain.encoder import SSLEncoder
+
+    sizes = {"depth": 1, "embed_dim": 32, "num_heads": 2}
+    encoder = SSLEncoder("vit", arch, sizes, layer_scale_init=1.0)
+    plain = build_backbone({"kind": "vit", "arch": arch, **sizes, "weights": None}, 8).vit
+    assert set(encoder.body.state_dict()) == set(plain.state_dict())
+    gammas = [p for n, p in encoder.body.named_parameters() if n.endswith("ls1.gamma")]
+    assert all(torch.all(g == 1.0) for g in gammas) and bool(gammas) == ("dinov2" in arch)
+
+
 def test_pool_refuses_test_splits(tmp_path, smoke_dataset):
     from robust3d.models.pretrain.stage import run_stage
 

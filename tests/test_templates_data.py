@@ -39,6 +39,9 @@ def test_config_refuses_a_template_level_that_cannot_reach_full_acc15(smoke_conf
     with pytest.raises(ConfigError, match=r"icosphere_level': level 1 .* 20\.9 degrees"):
         validate_config(cfg)
     cfg["synthetic"]["templates"].update(categories=[], unseen_categories=[])  # no templates: no check
+    with pytest.raises(ConfigError, match="templates.enabled: false"):  # but the templates stage needs them
+        validate_config(cfg)
+    cfg["templates"]["enabled"] = False
     validate_config(cfg)
 
 

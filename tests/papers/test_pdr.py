@@ -90,8 +90,8 @@ def test_train_evaluate_and_tables_on_the_smoke_faces(tmp_path, smoke_config, sm
     assert len(pd.read_csv(outs[0][1]).query("variant == 'depth_albedo'")) == tracks  # one row per track
     merged = tmp_path / "metrics.csv"
     assigned = tmp_path / "assignments.csv"
-    assert main(["pdr-gather", "--inputs", *(str(m) for m, _ in outs), "--out", str(merged)]) == 0
-    assert main(["pdr-gather", "--inputs", *(str(a) for _, a in outs), "--out", str(assigned)]) == 0
+    assert main(["gather-csv", "--inputs", *(str(m) for m, _ in outs), "--out", str(merged)]) == 0
+    assert main(["gather-csv", "--inputs", *(str(a) for _, a in outs), "--out", str(assigned)]) == 0
     tables = tmp_path / "tables"
     assert main(["tables", "--paper", "pdr", "--config", str(path), "--metrics", str(merged), "--benchmark",
                  "synthetic", "--train-metrics", str(record), "--extra", f"assignments={assigned}",

@@ -31,3 +31,24 @@ def evaluate_command(args: argparse.Namespace) -> int:
         return 2
     print(f"{len(metrics)} metric rows from {len(args.predictions)} predictions files -> {args.out}")
     return 0
+
+
+def _gather_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--inputs", nargs="+", required=True, help="CSVs with the same columns (one job's rows each)")
+    p.add_argument("--out", required=True, help="their rows in one CSV")
+
+
+@command("gather-csv", "concatenate CSVs with the same columns (a stage's per-job metrics, predictions, ...)",
+         _gather_args)
+def gather_csv(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from robust3d.data.io import atomic_path
+
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in args.inputs]
+    columns = list(frames[0].columns)
+    for path, frame in zip(args.inputs, frames, strict=True):
+        if list(frame.columns) != columns:
+            raise ValueError(f"{path} has the columns {list(frame.columns)}, the others {columns}")
+    with atomic_path(args.out) as tmp:
+        pd.concat(frames, ignore_index=True).to_csv(tmp, index=False)

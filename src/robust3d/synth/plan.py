@@ -374,12 +374,20 @@ def active_splits(config: dict) -> list[str]:
     return [s for s in SPLITS if split_size(config, s) > 0]
 
 
+def chunk_size(config: dict, split: str) -> int:
+    """Images per rendering job of ``split`` (``synthetic.templates.chunk_size`` for the templates, when given)."""
+    cfg = config["synthetic"]
+    if split == "templates" and (cfg.get("templates") or {}).get("chunk_size"):
+        return int(cfg["templates"]["chunk_size"])
+    return int(cfg["chunk_size"])
+
+
 def n_chunks(config: dict, split: str) -> int:
-    return math.ceil(split_size(config, split) / config["synthetic"]["chunk_size"])
+    return math.ceil(split_size(config, split) / chunk_size(config, split))
 
 
 def chunk_of(config: dict, split: str, chunk: int) -> list[SampleSpec]:
-    size = config["synthetic"]["chunk_size"]
+    size = chunk_size(config, split)
     return plan_split(config, split)[chunk * size : (chunk + 1) * size]
 
 

@@ -16,7 +16,9 @@ class Reference:
     paper: str
     citation: str
     dataset: str
-    tables: dict  # table name -> {"printed_as", "columns", "rows": {row key: {"label", "values"}}}
+    # table name -> {"printed_as", "columns", "rows": {row key: {"label", "values"}}}; a table whose numbers could
+    # not be transcribed says why in "not_transcribed" (every paper cell of it gives that reason).
+    tables: dict
     # Numbers the paper states in its text rather than in a table (a claim's threshold): key -> {"value", "text"}.
     stated: dict = field(default_factory=dict)
 
@@ -51,6 +53,8 @@ class Reference:
     def missing_reason(self, table: str, row: str, column: str) -> str:
         if table not in self.tables:
             return "the paper prints no numbers for this (a figure)"
+        if self.tables[table].get("not_transcribed"):
+            return f"paper value not transcribed: {' '.join(str(self.tables[table]['not_transcribed']).split())}"
         rows = self.tables[table]["rows"]
         if row not in rows:
             return "not a row of the paper's table"

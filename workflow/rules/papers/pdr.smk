@@ -80,8 +80,8 @@ rule pdr_gather:
         mem_mb=1000,
         runtime=10,
     shell:
-        "(python -m robust3d pdr-gather --inputs {input.metrics} --out {output.metrics} && "
-        "python -m robust3d pdr-gather --inputs {input.assignments} --out {output.assignments}) > {log} 2>&1"
+        "(python -m robust3d gather-csv --inputs {input.metrics} --out {output.metrics} && "
+        "python -m robust3d gather-csv --inputs {input.assignments} --out {output.assignments}) > {log} 2>&1"
 
 
 rule pdr_tables:

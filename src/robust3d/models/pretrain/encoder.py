@@ -20,13 +20,22 @@ from robust3d.models.backbones import IMAGENET_MEAN, IMAGENET_STD
 __all__ = ["SSLEncoder"]
 
 
+def _set_layer_scales(vit: nn.Module, value: float) -> None:
+    """Every LayerScale ``gamma`` of a timm ViT filled with ``value`` (none when the arch has no LayerScale)."""
+    with torch.no_grad():
+        for name, param in vit.named_parameters():
+            if name.endswith((".ls1.gamma", ".ls2.gamma")):
+                param.fill_(value)
+
+
 class SSLEncoder(nn.Module):
     """``images (B, 3, H, W) in [0, 1]`` -> pooled ``(B, C)``; :meth:`grid` gives the last feature map ``(B, C, h, w)``.
 
     ViT inputs are zero-padded at the bottom/right to a multiple of the patch size, as ``PatchViT`` does.
     ``layer_scale_init`` replaces a DINOv2 ViT's LayerScale initialisation (1e-5): with it every block starts as
     nearly the identity, every image maps to about the same class token, and a short DINO run spends its steps
-    growing the scales. The value only sets the starting weights; the architecture (and state dict) is unchanged.
+    growing the scales. The value only sets the starting weights of the scales the architecture has; the
+    architecture (and state dict) is unchanged, and a ViT without LayerScale (DINO's ViT-S/16) gets none.
     """
 
     def __init__(self, kind: str, arch: str, sizes: dict[str, int] | None = None,
@@ -37,9 +46,10 @@ class SSLEncoder(nn.Module):
         self.kind, self.arch = kind, arch
         self.sizes = {k: int(v) for k, v in (sizes or {}).items() if v is not None}
         if kind == "vit":
-            extra = {} if layer_scale_init is None else {"init_values": float(layer_scale_init)}
             self.body = timm.create_model(arch, pretrained=False, dynamic_img_size=True, num_classes=0,
-                                          **self.sizes, **extra)
+                                          **self.sizes)
+            if layer_scale_init is not None:
+                _set_layer_scales(self.body, float(layer_scale_init))
             self.stride = int(self.body.patch_embed.patch_size[0])
             self.dim = int(self.body.embed_dim)
         elif kind == "resnetext":

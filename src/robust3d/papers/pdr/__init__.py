@@ -32,7 +32,4 @@ def unavailable(config: dict, split: str, variant: str, level: str) -> str | Non
 
 
 def report_files(config: dict) -> dict:
-    plan = Plan(config, "")
-    return {"title": TITLE, "doc": f"docs/papers/{PAPER}.md",
-            "tables": [p for p in plan.table_outputs() if p.endswith(".csv")], "claims": plan.claims,
-            "figures": []}
+    return Plan(config, "").report_files(TITLE)

@@ -1,5 +1,5 @@
 """PDR's CLI commands (registered into robust3d.cli): train a model on a dataset, evaluate a row model's features
-(clustering, PCC, shape), gather the evaluations into one tidy metrics CSV and one assignments CSV."""
+(clustering, PCC, shape). The evaluations are joined by the shared ``gather-csv`` command."""
 
 from __future__ import annotations
 
@@ -64,23 +64,3 @@ def pdr_evaluate(args: argparse.Namespace) -> None:
                         args.raw_pixels, args.record, args.out_metrics, args.out_assignments)
     acc = {r["variant"]: r["value"] for r in rows if r["metric"] == "cluster_acc"}
     print(f"pdr {args.dataset}:{args.model}: cluster accuracy " + ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
-
-
-def _gather_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--inputs", nargs="+", required=True, help="CSVs of one kind (metrics or assignments)")
-    p.add_argument("--out", required=True, help="their rows in one CSV")
-
-
-@command("pdr-gather", "concatenate PDR evaluation CSVs (metrics or assignments) into one", _gather_args)
-def pdr_gather(args: argparse.Namespace) -> None:
-    import pandas as pd
-
-    from robust3d.data.io import atomic_path
-
-    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in args.inputs]
-    columns = list(frames[0].columns)
-    for path, frame in zip(args.inputs, frames, strict=True):
-        if list(frame.columns) != columns:
-            raise ValueError(f"{path} has the columns {list(frame.columns)}, the others {columns}")
-    with atomic_path(args.out) as tmp:
-        pd.concat(frames, ignore_index=True).to_csv(tmp, index=False)

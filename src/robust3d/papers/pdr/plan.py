@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from robust3d.data.config_files import write_resolved_config
+from robust3d.papers._plan import OwnScoringPlan
 from robust3d.papers.pdr.tables import PAPER, SANITY, evaluated_models, table_specs
 
 #: The de-rendering model whose architecture the random-init row uses (untrained).
@@ -19,25 +20,15 @@ RANDOM_INIT_OF = "unsup3d"
 
 
 @dataclass
-class PdrPlan:
-    config: dict
-    config_file: str
+class PdrPlan(OwnScoringPlan):
+    PAPER = PAPER
 
     @classmethod
     def prepare(cls, config: dict, folder: str | Path) -> PdrPlan:
         return cls(config, write_resolved_config(config, folder, PAPER, ("seed", "device", PAPER, "synthetic")))
 
-    @property
-    def section(self) -> dict:
-        return self.config[PAPER]
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.section.get("enabled", True))
-
-    @property
-    def root(self) -> str:
-        return f"{self.config['results']}/{PAPER}"
+    def specs(self) -> list:
+        return table_specs(self.config)
 
     @property
     def datasets(self) -> list[str]:
@@ -77,32 +68,8 @@ class PdrPlan:
         return [self.train_record(d, m) for d in self.datasets for m in self.trained]
 
     @property
-    def metrics(self) -> str:
-        return f"{self.root}/metrics.csv"
-
-    @property
     def assignments(self) -> str:
         return f"{self.root}/assignments.csv"
-
-    def predictions(self, benchmark: str | None = None) -> list[str]:
-        """Nothing for the shared metrics rule: clustering is scored per model by this stage's own jobs."""
-        return []
-
-    @property
-    def tables_dir(self) -> str:
-        return f"{self.config['results']}/tables"
-
-    def table_outputs(self) -> list[str]:
-        from robust3d.tables.render import TABLE_FILES
-
-        return [f"{self.tables_dir}/{PAPER}_{s.name}.{ext}" for s in table_specs(self.config) for ext in TABLE_FILES]
-
-    @property
-    def claims(self) -> str:
-        return f"{self.tables_dir}/{PAPER}_claims.csv"
-
-    def outputs(self) -> list[str]:
-        return [*self.table_outputs(), self.claims] if self.enabled else []
 
     # ------------------------------------------------------------------ rule helpers
     def evaluate_inputs(self, wildcards) -> dict[str, str]:
@@ -120,9 +87,6 @@ class PdrPlan:
         if wildcards.model == "random_init":
             return f"--random-init {RANDOM_INIT_OF}"
         return f"--checkpoint {input.model} --record {input.record}"
-
-    def cuda(self) -> bool:
-        return self.config["device"] == "cuda"
 
     def train_runtime(self, wildcards, attempt: int) -> int:
         return (24 * 60 if self.cuda() else 60) * attempt
