@@ -151,6 +151,14 @@ def test_finetune_evaluate_and_tables_on_the_smoke_benchmark(tmp_path, config, s
             "gate_vit_ft_beats_random_and_pixels"} <= set(claims["claim_id"])
     epochs = pd.read_csv(tables / "templates_epochs.csv")
     assert epochs[(epochs["source"] == "ours") & (epochs["row"] == "vit_ft")]["value"].notna().any()
+    figures = tmp_path / "figures"
+    assert main(["templates-figures", "--config", str(path), "--metrics", str(merged), "--predictions",
+                 str(predictions), *data, "--out-dir", str(figures)]) == 0
+    from robust3d.data.io import read_image
+
+    grid = read_image(figures / "templates_retrievals.png")  # query, vit_ft, vit_frozen, oracle; 3 blocks of rows
+    assert grid.shape[1] > 3 * 96 and grid.shape[0] > 96 and grid.std() > 10
+    assert read_image(figures / "templates_thresholds.png").std() > 10
 
 
 @pytest.mark.parametrize("model, name", [("vit_ft", "dino_vits16"), ("resnet_ft", "moco_v2_800ep")])

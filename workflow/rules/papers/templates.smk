@@ -113,3 +113,34 @@ rule templates_tables:
         "python -m robust3d tables --paper templates --config {params.config} --metrics {input.metrics} "
         "--benchmark synthetic --train-metrics {input.records} --extra predictions={input.predictions} "
         "--out-dir {params.tables} > {log} 2>&1"
+
+
+rule templates_figures:
+    input:
+        unpack(lambda wildcards: TEMPLATES.data_inputs()),
+        metrics=TEMPLATES.metrics,
+        predictions=TEMPLATES.predictions_file,
+    output:
+        thresholds=report(f"{TEMPLATES.figures_dir}/templates_thresholds.png",
+                          caption="../../report/papers/templates/figures.rst", category="Figures",
+                          subcategory="Template matching"),
+        retrievals=report(f"{TEMPLATES.figures_dir}/templates_retrievals.png",
+                          caption="../../report/papers/templates/figures.rst", category="Figures",
+                          subcategory="Template matching"),
+    params:
+        config=TEMPLATES.config_file,
+        out=lambda wildcards, output: str(Path(output.thresholds).parent),
+    log:
+        side_log("templates/figures.log"),
+    benchmark:
+        side_benchmark("templates/figures.tsv")
+    conda:
+        "../../../envs/robust3d.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        runtime=lambda wildcards, attempt: 10 * attempt,
+    shell:
+        "python -m robust3d templates-figures --config {params.config} --metrics {input.metrics} "
+        "--predictions {input.predictions} --templates {input.templates} --queries {input.queries} "
+        "--queries-occluded {input.queries_occluded} --out-dir {params.out} > {log} 2>&1"

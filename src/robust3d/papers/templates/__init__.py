@@ -33,4 +33,11 @@ def unavailable(config: dict, split: str, variant: str, level: str) -> str | Non
 
 
 def report_files(config: dict) -> dict:
-    return Plan(config, "").report_files(TITLE)
+    from pathlib import Path
+
+    from robust3d.papers.templates.figures import CAPTIONS
+
+    plan = Plan(config, "")
+    files = plan.report_files(TITLE)
+    files["figures"] = [(p, CAPTIONS[Path(p).stem.removeprefix(f"{PAPER}_")]) for p in plan.figures()]
+    return files

@@ -71,3 +71,22 @@ def templates_symmetry(args: argparse.Namespace) -> None:
     from robust3d.papers.templates.symmetry import symmetry_report
 
     print(symmetry_report(args.templates, args.size).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+def _figures_args(p: argparse.ArgumentParser) -> None:
+    config_argument(p)
+    p.add_argument("--metrics", required=True, help="the stage's gathered metrics.csv")
+    p.add_argument("--predictions", required=True, help="the stage's gathered predictions.csv")
+    _manifests(p)
+    p.add_argument("--out-dir", required=True, help="figures go here (templates_thresholds.png, _retrievals.png)")
+
+
+@command("templates-figures", "template matching's figures: accuracy against the threshold, retrieval examples",
+         _figures_args)
+def templates_figures(args: argparse.Namespace) -> None:
+    from robust3d.papers import load_config
+    from robust3d.papers.templates.figures import draw
+
+    config = load_config(args.config)
+    written = draw(config, args.metrics, args.predictions, {k: getattr(args, k) for k in MANIFESTS}, args.out_dir)
+    print("templates figures: " + ", ".join(str(p) for p in written))

@@ -31,6 +31,18 @@ class TemplatesPlan(OwnScoringPlan):
         return table_specs(self.config)
 
     @property
+    def figures_dir(self) -> str:
+        return f"{self.config['results']}/figures"
+
+    def figures(self) -> list[str]:
+        from robust3d.papers.templates.figures import figure_paths
+
+        return figure_paths(self.figures_dir)
+
+    def outputs(self) -> list[str]:
+        return [*super().outputs(), *self.figures()] if self.enabled else []
+
+    @property
     def finetuned(self) -> list[str]:
         return [m for m, spec in self.section["models"].items() if spec.get("schedule")]
 
