@@ -181,3 +181,41 @@ def test_the_schedules_follow_the_reference_recipes():
     res = Schedule(params, {"optimizer": "adam", "lr": 1e-4, "weight_decay": 5e-4, "warmup_steps": 4}, 10)
     assert res.values(0) == pytest.approx((2.5e-5, 5e-4)) and res.values(3) == pytest.approx((1e-4, 5e-4))
     assert res.values(9) == pytest.approx((1e-4, 5e-4)) and type(res.optimizer) is torch.optim.Adam
+
+
+def test_an_interrupted_finetuning_resumes_to_the_same_weights(tmp_path):
+    """A job killed after an epoch's checkpoint resumes there and ends with the uninterrupted run's weights."""
+    from robust3d.models.templates.train import finetune
+
+    entry = {"kind": "vit", "arch": "vit_small_patch16_224", "weights": None, "depth": 1, "embed_dim": 16,
+             "num_heads": 2}
+    g = torch.Generator().manual_seed(0)
+    queries = torch.randint(0, 256, (8, 3, 32, 32), generator=g, dtype=torch.uint8)
+    positives = torch.randint(0, 256, (8, 3, 32, 32), generator=g, dtype=torch.uint8)
+    masks = torch.ones(8, 2, 2, dtype=torch.bool)
+    schedule = {"optimizer": "adamw", "epochs": 3, "batch_size": 4, "lr": 1e-3, "final_lr": 1e-4,
+                "weight_decay": 0.04, "final_weight_decay": 0.4}
+
+    def run(folder, evaluate=None):
+        torch.manual_seed(1)
+        model = TemplateMatcher(entry, "local", 8)
+        record = finetune(model, queries, positives, masks, schedule, 0, folder / "m.pt", folder / "r.json",
+                          evaluate=evaluate, progress=False)
+        return torch.load(folder / "m.pt", weights_only=True), record
+
+    straight, _ = run(tmp_path / "a")
+
+    def killed_at_epoch_2(model, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return {}
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b", killed_at_epoch_2)
+    assert (tmp_path / "b" / "m.pt.ckpt").exists() and not (tmp_path / "b" / "m.pt").exists()
+    seen = []
+    resumed, record = run(tmp_path / "b", lambda model, epoch: seen.append(epoch) or {})
+    assert seen == [2, 3]  # resumed after epoch 1, not restarted
+    assert [e["epoch"] for e in record["epochs"]] == [1, 2, 3]
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert not (tmp_path / "b" / "m.pt.ckpt").exists()
