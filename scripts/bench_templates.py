@@ -54,9 +54,11 @@ def retrieval(args: argparse.Namespace) -> None:
         label = "plain" if cut is None else f"cut {cut}"
         print(f"  {label:8s} batched {1e3 * batched:8.3f} ms/query   per-template loop {1e3 * loop:8.1f} ms/query   "
               f"speed-up {loop / batched:6.0f}x   max |difference| {diff:.2e}")
+    from robust3d.models.templates.retrieval import TemplateBank
+
     for dim in sorted({args.dim, 16, 32, 384}):
-        cells = args.templates * h * w * dim * 4 + args.templates * h * w
-        print(f"  bank memory, D = {dim:3d}: {cells / 2**20:7.2f} MiB")
+        bank = TemplateBank(torch.randn(args.templates, dim, h, w, generator=g), masks, ["x"] * args.templates)
+        print(f"  bank memory, D = {dim:3d}: {bank.nbytes() / 2**20:7.2f} MiB")
 
 
 def finetuning(args: argparse.Namespace) -> None:

@@ -78,10 +78,11 @@ class Schedule:
 def finetune(model: torch.nn.Module, queries: torch.Tensor, positives: torch.Tensor, masks: torch.Tensor,
              schedule: dict[str, Any], seed: int, out: str | Path, record: str | Path, *, temperature: float = 0.1,
              num_threads: int = 1, run_config: dict | None = None, name: str = "",
-             evaluate: Callable[[torch.nn.Module, int], dict] | None = None, progress: bool = True) -> dict:
+             evaluate: Callable[[torch.nn.Module, int], dict] | None = None, progress: bool = True,
+             record_extra: dict | None = None) -> dict:
     """Fine-tune ``model`` with InfoNCE on uint8 ``queries`` / ``positives`` ``(N, 3, H, W)`` and the positives'
     cell masks ``(N, h, w)``; write the weights to ``out`` and the record (per-epoch loss, lr, seconds and the
-    ``evaluate`` results) to ``record``. Returns the record."""
+    ``evaluate`` results, and ``record_extra``) to ``record``. Returns the record."""
     from tqdm.auto import tqdm
 
     epochs, batch = int(schedule["epochs"]), int(schedule["batch_size"])
@@ -139,7 +140,7 @@ def finetune(model: torch.nn.Module, queries: torch.Tensor, positives: torch.Ten
     with atomic_path(out) as tmp:
         torch.save(model.state_dict(), tmp)
     result = {"model": name, "epochs": epochs_done, "steps_per_epoch": steps_per_epoch, "n_queries": n,
-              "seconds": sum(e["seconds"] for e in epochs_done), "config": run_config}
+              "seconds": sum(e["seconds"] for e in epochs_done), "config": run_config, **(record_extra or {})}
     write_json(record, result)
     checkpoint_path(out).unlink(missing_ok=True)
     return result

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from robust3d.papers.templates.data import load_split, nearest_templates
@@ -60,11 +59,8 @@ def fit(config: dict, model: str, train_manifest: str, manifests: dict[str, str]
                       int(config["seed"]), out, record, temperature=float(section["temperature"]),
                       num_threads=int(section["num_threads"]), name=model,
                       run_config={"model": model, "spec": dict(spec), "image_size": int(section["image_size"])},
-                      evaluate=epoch_evaluation(config, templates, queries))
-    result["positive_angle_deg"] = {"max": float(angle.max()), "mean": float(angle.mean())}
-    from robust3d.data.io import write_json
-
-    write_json(record, result)
+                      evaluate=epoch_evaluation(config, templates, queries),
+                      record_extra={"positive_angle_deg": {"max": float(angle.max()), "mean": float(angle.mean())}})
     return result
 
 
@@ -99,10 +95,3 @@ def evaluate_row(config: dict, model: str, manifests: dict[str, str], checkpoint
     rows = metric_rows(predictions)
     write_outputs(predictions, rows, out_predictions, out_metrics)
     return rows
-
-
-def positive_angles(config: dict, train_manifest: str, templates_manifest: str) -> np.ndarray:
-    """Degrees between each training query's view and its positive template's (the covering-radius check)."""
-    size = int(config[PAPER]["image_size"])
-    train, templates = load_split(train_manifest, size), load_split(templates_manifest, size)
-    return nearest_templates(train.rows, templates.rows, symmetries_of(config))[1]
