@@ -181,7 +181,7 @@ def test_config_names_the_missing_file_and_unknown_papers(tmp_path, raw_smoke_co
     with pytest.raises(ConfigError, match="byom.mine.file"):
         validate_config(cfg)
     (tmp_path / "m.py").write_text("")
-    cfg["byom"]["mine"] = {"file": str(tmp_path / "m.py"), "provides": ["pose"], "papers": ["ntdm"]}
+    cfg["byom"]["mine"] = {"file": str(tmp_path / "m.py"), "provides": ["pose"], "papers": ["prior3d"]}
     with pytest.raises(ConfigError, match="byom.mine.papers"):
         validate_config(cfg)
     cfg["byom"]["mine"] = {"file": str(tmp_path / "m.py"), "provides": ["depth"]}

@@ -181,3 +181,84 @@ def test_seed_means_keep_a_bound():
     assert seed_mean([Cell(2.0, bound="upper"), Cell(4.0, bound="lower")], [0, 1]).missing
     with pytest.raises(ValueError, match="bound"):
         Cell(1.0, bound="sideways")
+
+
+def test_within_compares_one_gap_with_the_threshold():
+    """within: |left - right| <= t on a point value (the paper's side, or no per-sample values); with samples,
+    the 95% interval of left - right inside [-t, t] holds, wholly outside fails, across -t or t is within noise."""
+    with pytest.raises(ValueError, match="one left cell with one right cell"):
+        Claim("x", "x", "within", (A,), (B, FLOPS_A), threshold=5.0)
+    with pytest.raises(ValueError, match="one left cell with one right cell"):
+        Claim("x", "x", "within", (A, B), (FLOPS_A,), threshold=5.0)
+    with pytest.raises(ValueError, match="needs a threshold"):
+        Claim("x", "x", "within", (A,), (B,))
+    near = Claim("near", "a is within 5 points of b", "within", (A,), (B,), threshold=5.0)
+    exact = claims_frame([near, Claim("far", "a is within 1 point of b", "within", (A,), (B,), threshold=1.0)],
+                         {A: Cell(84.0), B: Cell(88.0)}.get, {A: Cell(86.4), B: Cell(88.1)}.get
+                         ).set_index("claim_id")
+    assert list(exact["holds"]) == ["true", "false"] and list(exact["verdict"]) == ["holds", "fails"]
+    assert exact.loc["near", "ours_statistic"] == pytest.approx(4.0) and exact["ci_low"].isna().all()
+    assert list(exact["paper_holds"]) == ["true", "false"]  # the paper's side: 1.7 points apart
+    assert exact.loc["near", "paper_statistic"] == pytest.approx(1.7)
+
+    a = _hits(0.8, 10)
+    assert _frame({A: a, B: a.copy()}, [near]).loc["near", "verdict"] == "holds"  # interval [0, 0]
+    low = _hits(0.3, 11)
+    apart = _frame({A: a, B: low}, [near, Claim("rev", "b within 5 of a", "within", (B,), (A,), threshold=5.0)])
+    assert list(apart["verdict"]) == ["fails", "fails"] and apart.loc["near", "ci_low"] > 5.0
+    assert apart.loc["rev", "ci_high"] < -5.0
+    b = a.copy()
+    b[b[b == 100.0].index[:14]] = 0.0  # 14 of a's hits missed by b: 4.9 points apart, the interval straddles t
+    edge = _frame({A: a, B: b}, [near]).loc["near"]
+    assert edge["verdict"] == "within noise" and edge["ci_low"] < 5.0 < edge["ci_high"]
+
+
+def test_within_on_a_bound_settles_only_a_gap_that_can_only_widen():
+    near = Claim("near", "a is within 5 points of b", "within", (A,), (B,), threshold=5.0)
+
+    def holds(a: Cell, b: Cell) -> str:
+        return claims_frame([near], {A: a, B: b}.get, lambda ref: Cell(None)).loc[0, "holds"]
+
+    assert holds(Cell(20.0, bound="lower"), Cell(10.0)) == "false"  # a - b >= 10 > 5
+    assert holds(Cell(20.0, bound="upper"), Cell(10.0)) == "untestable"  # a could be close to b
+    assert holds(Cell(12.0, bound="lower"), Cell(10.0)) == "untestable"  # holds now, a could grow away
+    assert holds(Cell(0.0), Cell(10.0, bound="lower")) == "false"  # a - b <= -10
+
+
+def test_reference_na_cells_and_not_reproduced_rows(tmp_path):
+    """A row's ``na`` (the paper's "×") gives its paper cells their own reason, which a claim on them carries;
+    ``not_reproduced`` is the reason our cells of the row give; a cell both printed and na is refused."""
+    import yaml
+
+    from robust3d.tables.reference import NA_REASON, load_reference
+
+    def write_yaml(path, data):
+        path.write_text(yaml.safe_dump(data, allow_unicode=True))
+
+    rows = {"star": {"label": "StarMap", "values": {"pose": 89.4}, "na": ["iou"],
+                     "not_reproduced": "needs keypoint\n annotations"},
+            "mine": {"label": "Mine", "values": {"pose": 86.4, "iou": 67.9}}}
+    data = {"paper": "p", "citation": "c", "dataset": "d",
+            "tables": {"t": {"printed_as": "Table 1", "columns": {"pose": "Pose", "iou": "IoU"}, "rows": rows}}}
+    write_yaml(tmp_path / "ref.yaml", data)
+    ref = load_reference(tmp_path / "ref.yaml")
+    assert NA_REASON == "× in the paper: the method does not do this task"
+    assert ref.value("t", "star", "iou") is None and ref.missing_reason("t", "star", "iou") == NA_REASON
+    assert ref.missing_reason("t", "mine", "other") == "not a column of the paper's table"
+    assert ref.not_reproduced("t", "star") == "not reproduced: needs keypoint annotations"
+    assert ref.ours_missing_reason("t", "star", "model 'x' is not in this config's models") == \
+        "not reproduced: needs keypoint annotations"
+    assert ref.ours_missing_reason("t", "mine", "why") == "why" and ref.not_reproduced("t", "mine") is None
+
+    def paper(r: Ref) -> Cell:
+        value = ref.value(r.table, r.row, r.column)
+        return Cell(value, None, "" if value is not None else ref.missing_reason(r.table, r.row, r.column))
+
+    claim = Claim("iou", "mine has the best IoU", "greater", (Ref("t", "mine", "iou"),), (Ref("t", "star", "iou"),))
+    out = claims_frame([claim], paper, paper)
+    assert out.loc[0, "paper_holds"] == "untestable" and NA_REASON in out.loc[0, "note"]
+
+    rows["star"]["values"]["iou"] = 1.0
+    write_yaml(tmp_path / "bad.yaml", data)
+    with pytest.raises(ValueError, match=r"t\[star, iou\]"):
+        load_reference(tmp_path / "bad.yaml")

@@ -192,3 +192,23 @@ def test_sample_hits_are_the_per_sample_form_of_the_accuracies():
             assert 100 * hits.mean() == pytest.approx(value)
     no_pose = df.assign(pred_azimuth=float("nan"), pred_elevation=float("nan"), pred_theta=float("nan"))
     assert sample_hits(no_pose, "pose_acc_pi6") is None
+
+
+def test_amodal_iou_is_the_mean_of_the_samples_with_a_mask(tmp_path):
+    """amodal_iou: the mean of the finite per-sample IoUs (empty: no mask), n their count; no column, or only
+    empty values, gives no row (not 0)."""
+    from robust3d.evaluate.metrics import sample_hits
+
+    rows = [{**r, "amodal_iou": iou} for r, iou in zip(_clean_rows(), ["100", "0", "50", ""], strict=True)]
+    m = compute_metrics(pd.DataFrame(rows), "synthetic", "ntdm")
+    assert _value(m, "amodal_iou")["value"] == pytest.approx(50.0) and _value(m, "amodal_iou")["n"] == 3
+    assert _value(m, "class_accuracy")["n"] == 4  # the other metrics are unchanged
+    read = read_predictions(_write(tmp_path, "p.csv", rows))  # extra columns come back as strings
+    assert _value(compute_metrics(read, "synthetic", "ntdm"), "amodal_iou")["value"] == pytest.approx(50.0)
+    assert sample_hits(pd.DataFrame(rows), "amodal_iou") is None  # a sample without a mask: no per-sample values
+    full = pd.DataFrame(rows[:3])
+    assert list(sample_hits(full, "amodal_iou")) == [1.0, 0.0, 0.5]
+    assert "amodal_iou" not in set(compute_metrics(pd.DataFrame(_clean_rows()), "synthetic", "ntdm")["metric"])
+    empty = [{**r, "amodal_iou": ""} for r in _clean_rows()]
+    assert "amodal_iou" not in set(compute_metrics(pd.DataFrame(empty), "synthetic", "ntdm")["metric"])
+    assert sample_hits(pd.DataFrame(_clean_rows()), "amodal_iou") is None

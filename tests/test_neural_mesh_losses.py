@@ -308,3 +308,83 @@ def test_background_cells_are_drawn_only_where_allowed():
     assert allowed[img, cells].all()
     assert img.tolist().count(0) == 3 and img.tolist().count(1) == 1 and 2 not in img.tolist()
     assert len(set(cells[img == 0].tolist())) == 3
+
+
+# --- NeMo: the in-class term only (NTDM paper's baseline) ----------------------------------------------------------
+
+
+def test_nemo_matches_a_hand_written_within_class_cross_entropy(tiny):
+    """NeMo's softmax: the own class's vertices (less the near ones) and the weighted background, nothing else."""
+    from robust3d.models.neural_mesh.losses import nemo_loss
+
+    w = 0.005
+    terms = nemo_loss(**tiny, reduction="none", background_weight=w)
+    s0 = KAPPA * math.cos(0.4 - 0.5)  # row 0: class 0, vertex 1; vertex 0 is near
+    l0 = -s0 + math.log(e(0.4, 0.5) + e(0.4, 1.0) + w * e(0.4, B_ANGLE))
+    s1 = KAPPA * math.cos(2.9 - 3.0)  # row 1: class 1, vertex 2; nothing near
+    l1 = -s1 + math.log(sum(e(2.9, a) for a in C_ANGLES[1]) + w * e(2.9, B_ANGLE))
+    assert terms.tolist() == pytest.approx([l0, l1], rel=1e-12)
+    assert nemo_loss(**tiny, background_weight=w).item() == pytest.approx((l0 + l1) / 2, rel=1e-12)
+    # It is Eq. 5 with omega = 0 (the cross term vanishes), and the loss registry ignores omega and N for it.
+    zero = compnets_loss(**tiny, omega=torch.zeros(2, 2), cross_samples=None, reduction="none", background_weight=w)
+    torch.testing.assert_close(zero["total"], terms, rtol=1e-12, atol=0)
+    assert torch.equal(zero["cross"], torch.zeros(2, dtype=torch.float64))
+    via_registry = contrastive_loss("nemo", **tiny, omega=torch.ones(2, 2), cross_samples=1,
+                                    generator=torch.Generator().manual_seed(0), background_weight=w)
+    assert via_registry.item() == pytest.approx((l0 + l1) / 2, rel=1e-12)
+
+
+def test_nemo_ignores_other_classes_vertices_in_value_gradient_and_flops():
+    from robust3d.models.neural_mesh.losses import nemo_loss
+
+    case = random_case(seed=4)
+    base = nemo_loss(**case, reduction="none", background_weight=0.005)
+    g = torch.Generator().manual_seed(9)
+    for y in range(3):  # scramble every class but y: the rows of class y do not move, the others do
+        other = case["features"].clone()
+        others = torch.arange(3) != y
+        other[others] = F.normalize(torch.randn(other[others].shape, generator=g, dtype=torch.float64), dim=-1)
+        rows = case["cls"] == y
+        moved = nemo_loss(**{**case, "features": other}, reduction="none", background_weight=0.005)
+        torch.testing.assert_close(moved[rows], base[rows], rtol=0, atol=0)
+        assert rows.any() and not torch.allclose(moved[~rows], base[~rows])
+    # Gradient on the bank of a class-0 row reaches class 0's vertices only.
+    feats = case["features"].clone().requires_grad_(True)
+    row = int((case["cls"] == 0).nonzero()[0])
+    nemo_loss(**{**case, "features": feats}, reduction="none")[row].backward()
+    assert feats.grad[0].abs().sum() > 0 and feats.grad[1:].abs().sum() == 0
+    # FLOPs: each row multiplies its own class's K_y vertices and the N_b background features (forward and the
+    # backward to f), no other class's, while the compnets loss with omega = 1 adds the cross-class samples.
+    leaf = case["f"].clone().requires_grad_(True)
+    d, n_bg = case["f"].shape[1], case["background"].shape[0]
+    expected = sum(4 * d * (int(case["n_vertices"][c]) + n_bg) for c in case["cls"].tolist())
+    assert count_flops(lambda: nemo_loss(**{**case, "f": leaf})) == expected
+    assert count_flops(lambda: compnets_loss(**{**case, "f": leaf}, omega=torch.ones(3, 3), cross_samples=3,
+                                             generator=torch.Generator().manual_seed(0))) > expected
+
+
+def test_nemo_options_take_nemos_clutter_weight_and_check_prediction_options(smoke_config):
+    """MeshOptions accepts loss nemo with NeMo's clutter weight and regulariser (NOVUM's config values, NeMo's
+    lineage), refuses cross_samples, and checks pose_from and classify."""
+    from robust3d.models.neural_mesh.options import prediction_options
+    from robust3d.models.spec import ModelSpec
+
+    section = smoke_config["compnets"]
+    mesh = section["mesh"]
+
+    def spec(**options):
+        return ModelSpec(name="nemo_test", family="neural_mesh", backbone="resnet50",
+                         options={"loss": "nemo", **options})
+
+    opt = MeshOptions.of(spec(classify=False, pose_from="gt"), section)
+    assert opt.loss == "nemo" and opt.cross_samples is None and opt.n_vertices == mesh["vertices_per_class"]
+    assert (opt.background_weight, opt.regularizer) == (mesh["novum_background_weight"], mesh["novum_regularizer"])
+    assert prediction_options(spec(classify=False, pose_from="gt")) == ("gt", False)
+    assert prediction_options(spec()) == ("predicted", True)  # today's behaviour by default
+    assert MeshOptions.of(spec(vertices_per_class=32), section).n_vertices == 32
+    with pytest.raises(ValueError, match="cross_samples"):
+        MeshOptions.of(spec(cross_samples=32), section)
+    with pytest.raises(ValueError, match="pose_from"):
+        MeshOptions.of(spec(pose_from="oracle"), section)
+    with pytest.raises(ValueError, match="pose_from: gt"):
+        MeshOptions.of(spec(classify=False), section)

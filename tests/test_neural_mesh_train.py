@@ -301,3 +301,42 @@ def test_class_cuboid_pools_training_instances_only(tmp_path, config):
     assert np.array_equal(class_cuboid(tmp_path / "cad", cls, 64)[0], before)
     scale(kept[0])
     assert not np.array_equal(class_cuboid(tmp_path / "cad", cls, 64)[0], before)
+
+
+def test_nemo_trains_without_omega_and_predicts_poses_with_the_ground_truth_class(config, dataset, tmp_path):
+    """The NTDM paper's NeMo baseline: loss nemo (in-class contrast only) trains train.epochs epochs, never
+    calibrates omega (recorded as the identity: no class pair contrasted), and predicts with pose_from: gt (the
+    ground-truth class's mesh gives the pose) and classify: false (no class predicted)."""
+    import pandas as pd
+
+    from robust3d.evaluate.predictions import read_predictions
+    from robust3d.models.neural_mesh.family import predict, train
+    from robust3d.models.spec import ModelSpec
+
+    cfg = copy.deepcopy(config)
+    cfg["compnets"]["train"]["epochs"] = 1
+    section = cfg["compnets"]
+    spec = ModelSpec(name="nemo_resnet50", family="neural_mesh", backbone="resnet50",
+                     options={"loss": "nemo", "classify": False, "pose_from": "gt"})
+    inputs = {"train": dataset / "train" / "manifest.csv", "calibration": dataset / "calibration" / "manifest.csv"}
+    nemo = train(section, spec, inputs, tmp_path / "model.pt", tmp_path / "train.json", seed=cfg["seed"],
+                 progress=False)
+    assert nemo["loss"] == "nemo" and nemo["epochs"] == 1 and nemo["cross_samples"] is None
+    assert math.isfinite(nemo["final_loss"]) and nemo["omega"] == torch.eye(3).tolist() and nemo["omega_nonzero"] == 0
+    assert all("omega_nonzero" not in h for h in nemo["history"])  # never calibrated
+    k = MeshOptions.of(spec, section).n_vertices  # the loss ignores omega: the count without training agrees
+    assert real_batch(section, inputs["train"], k, cfg["seed"]).gflops("nemo") == nemo["loss_gflops_per_step"] > 0
+
+    out = tmp_path / "pred.csv"
+    predict(section, spec, tmp_path / "model.pt", inputs["calibration"], out, progress=False)
+    df = read_predictions(out)
+    truth = pd.read_csv(inputs["calibration"])
+    assert len(df) == len(truth) and list(df["class"]) == list(truth["class"])
+    assert (df["pose_class"] == df["class"]).all() and (df["pred_class"].fillna("") == "").all()
+    assert df[["pred_azimuth", "pred_elevation", "pred_theta"]].notna().all().all()
+    # With classification on, pred_class is Eq. 7's while the pose still comes from the true class.
+    both = ModelSpec(name="nemo_cls", family="neural_mesh", backbone="resnet50",
+                     options={"loss": "nemo", "pose_from": "gt"})
+    predict(section, both, tmp_path / "model.pt", inputs["calibration"], out, progress=False)
+    df = read_predictions(out)
+    assert (df["pose_class"] == df["class"]).all() and set(df["pred_class"]) <= set(nemo["classes"])

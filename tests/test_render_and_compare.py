@@ -306,3 +306,47 @@ def test_predict_recovers_class_and_pose_and_writes_the_contract(tmp_path, monke
         assert set(df["split"]) == {"unseen"} and set(df["variant"]) == {"clean"} and set(df["level"]) == {"0"}
     else:
         assert set(df["split"]) == {"test"} and set(df["variant"]) == {"fog"} and set(df["level"]) == {"4"}
+
+
+@pytest.mark.parametrize("classify", [False, True])
+def test_predict_with_the_ground_truth_class_poses_with_its_mesh(tmp_path, monkeypatch, bank, checkpoint, classify):
+    """pose_from='gt' (NeMo's protocol): the pose comes from each image's true class, whatever Eq. 7 says;
+    classify: false leaves pred_class empty; a class the model has no mesh of is an error."""
+    from robust3d.evaluate.predictions import read_predictions
+    from robust3d.models.neural_mesh import mesh
+    from robust3d.models.neural_mesh.predict import predict
+    from robust3d.models.registry import ModelSpec
+
+    gt = torch.tensor([[1.0, 0.3, 0.1], [5.0, 0.1, -0.2], [2.4, 0.6, 0.2]])
+    rendered = torch.tensor([1, 0, 2])
+    maps, _ = synthetic_feature_maps(bank, rendered, gt, CAMERA, seed=13)
+    monkeypatch.setattr(mesh.NeuralMeshModel, "build_backbone", lambda self: _LookupBackbone(maps))
+    names = ["aeroplane", "car", "chair"]
+    labels = ["car", "aeroplane", "aeroplane"]  # the last image is labelled with a class it does not show
+    (tmp_path / "split").mkdir()
+    manifest = _write_split(tmp_path / "split", ["a", "b", "c"], labels, gt.numpy(), "fog", "4")
+    spec = ModelSpec(name="nemo_test", family="neural_mesh", backbone="resnet50",
+                     options={"loss": "nemo", "classify": classify, "pose_from": "gt"})
+    out = tmp_path / "pred.csv"
+    predict(_config()["compnets"], spec, checkpoint, manifest, out, progress=False, pose_from="gt")
+    df = read_predictions(out)
+    assert list(df["pose_class"]) == labels
+    expected = [names[int(y)] for y in rendered] if classify else [""] * 3
+    assert list(df["pred_class"].fillna("")) == expected
+    pred = torch.tensor(df[["pred_azimuth", "pred_elevation", "pred_theta"]].to_numpy())
+    truth = torch.tensor(df[["azimuth", "elevation", "theta"]].to_numpy())
+    assert (pose_error(tuple(pred[:2].T), tuple(truth[:2].T)) < math.pi / 18).all()  # the right meshes
+    if classify:  # pose_from 'predicted' (the default) poses with Eq. 7's class instead
+        quick = _config(steps=1)["compnets"]
+        quick["pose"].update(azimuth_bins=2, elevation_bins=1, theta_bins=1)  # only pose_class is read here
+        predict(quick, spec, checkpoint, manifest, out, progress=False)
+        assert list(read_predictions(out)["pose_class"]) == expected
+    else:
+        with pytest.raises(ValueError, match="pose_from='gt'"):
+            predict(_config()["compnets"], spec, checkpoint, manifest, out, progress=False)
+    (tmp_path / "unseen").mkdir()
+    unknown = _write_split(tmp_path / "unseen", ["u"], ["proc000"], gt[:1].numpy())
+    with pytest.raises(ValueError, match="no mesh of"):
+        predict(_config()["compnets"], spec, checkpoint, unknown, out, unseen=True, progress=False, pose_from="gt")
+    with pytest.raises(ValueError, match="pose_from must be"):
+        predict(_config()["compnets"], spec, checkpoint, manifest, out, progress=False, pose_from="oracle")

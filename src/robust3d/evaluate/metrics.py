@@ -7,6 +7,9 @@ Metrics (3D-CompNets Sec. 4.4, plus the NeMo family's usual extras):
   so ``pred_class`` can never be right and a 0 would be a meaningless number in a table (Table 3 reports pose only).
 - ``pose_acc_pi6``, ``pose_acc_pi18``: percent of samples whose rotation error is strictly below pi/6, pi/18.
 - ``pose_median_deg``: median rotation error in degrees.
+- ``amodal_iou``: mean of the per-sample ``amodal_iou`` column (IoU of the predicted and the true amodal mask, in
+  percent) over the samples that have one; ``n`` counts those. Only a predictions frame with that column and a
+  finite value in the group gets the row: a model without masks, or a split without true masks, has none (not 0).
 
 The rotation error, the thresholds and the median are :mod:`robust3d.geometry.pose_metrics`' (a NaN or infinite
 predicted angle scores pi, the worst error). ``n`` is the number of samples behind each value.
@@ -60,13 +63,27 @@ def predicts_class(df: pd.DataFrame) -> bool:
     return bool((df["pred_class"].astype(str) != "").any())
 
 
-#: The metrics that are means of per-sample hits (what a paired bootstrap over samples resamples).
-HIT_METRICS = ("class_accuracy", "pose_acc_pi6", "pose_acc_pi18")
+#: The metrics that are means of per-sample values (what a paired bootstrap over samples resamples): hits, and
+#: the amodal IoU.
+HIT_METRICS = ("class_accuracy", "pose_acc_pi6", "pose_acc_pi18", "amodal_iou")
+
+
+def amodal_ious(df: pd.DataFrame) -> np.ndarray:
+    """Each row's amodal IoU (percent) as a float, NaN where it is empty; all NaN without the column.
+    Predictions are read as strings (extra columns are not converted), hence the coercion here."""
+    if "amodal_iou" not in df.columns:
+        return np.full(len(df), np.nan)
+    return pd.to_numeric(df["amodal_iou"], errors="coerce").to_numpy(np.float64)
 
 
 def sample_hits(df: pd.DataFrame, metric: str) -> np.ndarray | None:
     """Each row's hit (1.0) or miss (0.0) for one of :data:`HIT_METRICS`, with the thresholds of ``group_metrics``
-    (its value is ``100 * hits.mean()``); None for another metric or a model that predicts no pose."""
+    (its value is ``100 * hits.mean()``); None for another metric or a model that predicts no pose. For
+    ``amodal_iou`` each row's IoU as a fraction (so ``100 * mean`` is the metric, as for a hit), None unless every
+    row has one: a NaN would poison the bootstrap, and the metric averages the finite values only."""
+    if metric == "amodal_iou":
+        ious = amodal_ious(df)
+        return ious / 100.0 if len(ious) and np.isfinite(ious).all() else None
     if metric == "class_accuracy":
         return (df["pred_class"].astype(str) == df["class"].astype(str)).to_numpy(np.float64)
     if metric not in HIT_METRICS or not predicts_pose(df):
@@ -108,6 +125,11 @@ def compute_metrics(predictions: pd.DataFrame, benchmark: str, paper: str,
         for metric, value in group_metrics(group, with_class="class_accuracy" in reported,
                                            with_pose="pose_acc_pi6" in reported).items():
             rows.append((benchmark, paper, model, split, variant, level, metric, value, len(group)))
+        ious = amodal_ious(group)
+        ious = ious[np.isfinite(ious)]
+        if ious.size:  # masks predicted and true masks at hand for these samples
+            rows.append((benchmark, paper, model, split, variant, level, "amodal_iou", float(ious.mean()),
+                         int(ious.size)))
     return pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
 
 

@@ -32,6 +32,7 @@ _EXPORTS = {
     "pose_error": "pose_metrics",
     "rotation_error": "pose_metrics",
     "icosphere": "viewpoints",
+    "icosphere_mesh": "viewpoints",
     "upper_hemisphere": "viewpoints",
     "viewpoint_error": "viewpoints",
     "viewpoint_to_angles": "viewpoints",

@@ -18,6 +18,19 @@ ACC15_DEG = 15.0
 
 def icosphere(level: int) -> np.ndarray:
     """Unit vertices of an icosahedron subdivided ``level`` times (12, 42, 162, 642, ... points)."""
+    return _icosphere(level)[0]
+
+
+def icosphere_mesh(level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vertices ``(V, 3)`` float64 (in :func:`icosphere`'s order) and outward-wound faces ``(F, 3)`` int64 of an
+    icosahedron subdivided ``level`` times: ``V = 10 4^level + 2``, ``F = 20 4^level`` (level 4: NTDM's 2562-vertex
+    template sphere)."""
+    return _icosphere(level)
+
+
+def _icosphere(level: int) -> tuple[np.ndarray, np.ndarray]:
+    """The one builder behind :func:`icosphere` and :func:`icosphere_mesh`; each split turns a face into four (three
+    corner triangles and the middle one, keeping the winding), midpoints numbered in order of first use."""
     if level < 0:
         raise ValueError(f"icosphere level must be >= 0, got {level}")
     t = (1 + math.sqrt(5)) / 2
@@ -34,7 +47,7 @@ def icosphere(level: int) -> np.ndarray:
             ab, bc, ca = (_midpoint(points, midpoints, i, j) for i, j in ((a, b), (b, c), (c, a)))
             new_faces += [(a, ab, ca), (b, bc, ab), (c, ca, bc), (ab, bc, ca)]
         faces = new_faces
-    return np.stack(points)
+    return np.stack(points), np.asarray(faces, dtype=np.int64).reshape(-1, 3)
 
 
 def _midpoint(points: list[np.ndarray], cache: dict[tuple[int, int], int], i: int, j: int) -> int:

@@ -32,7 +32,7 @@ from types import ModuleType
 from typing import Any
 
 #: Paper id -> the stage's module (each a sub-package of this one).
-PAPERS = {"compnets": "robust3d.papers.compnets", "pdr": "robust3d.papers.pdr",
+PAPERS = {"compnets": "robust3d.papers.compnets", "ntdm": "robust3d.papers.ntdm", "pdr": "robust3d.papers.pdr",
           "templates": "robust3d.papers.templates"}
 
 

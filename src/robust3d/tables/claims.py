@@ -21,7 +21,7 @@ from robust3d.tables.cell import Cell
 if TYPE_CHECKING:
     import pandas as pd
 
-KINDS = ("greater", "less", "drop_less", "ratio_at_most", "ratio_at_least", "below", "above")
+KINDS = ("greater", "less", "drop_less", "ratio_at_most", "ratio_at_least", "below", "above", "within")
 #: Kinds that compare one cell with ``threshold`` (no right side).
 VALUE_KINDS = ("below", "above")
 CLAIM_COLUMNS = ["claim_id", "claim", "evidence", "test", "holds", "ours_left", "ours_right", "ours_statistic",
@@ -45,7 +45,8 @@ class Ref:
 class Claim:
     """``kind``: greater / less (left vs the max / min of right), drop_less (left = (base, shifted), right the
     same; the left drop is smaller), ratio_at_most / ratio_at_least (left / right against ``threshold``), below /
-    above (the one left cell strictly against ``threshold``, no right side).
+    above (the one left cell strictly against ``threshold``, no right side), within (one left and one right cell
+    at most ``threshold`` apart, ``|left - right| <= threshold``: the paper's "comparable").
     ``paper_left`` / ``paper_right`` replace the refs on the paper's side (e.g. a figure without numbers, checked
     against a table); ``paper_text`` quotes the paper when it states the claim without printed numbers.
     ``above_chance``: accuracy cells that must be above the chance level of their samples (95% bootstrap interval
@@ -67,12 +68,16 @@ class Claim:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"claim {self.id}: unknown kind '{self.kind}' (known: {', '.join(KINDS)})")
-        if (self.kind.startswith("ratio") or self.kind in VALUE_KINDS) and self.threshold is None:
+        if (self.kind.startswith("ratio") or self.kind in (*VALUE_KINDS, "within")) and self.threshold is None:
             raise ValueError(f"claim {self.id}: {self.kind} needs a threshold")
         if self.kind in VALUE_KINDS and (len(self.left) != 1 or self.right):
             raise ValueError(f"claim {self.id}: {self.kind} compares one left cell with the threshold")
         if self.kind == "drop_less" and (len(self.left) != 2 or len(self.right) != 2):
             raise ValueError(f"claim {self.id}: drop_less compares (base, shifted) pairs")
+        if self.kind == "within" and any(
+                refs is not None and len(refs) != 1
+                for refs in (self.left, self.right, self.paper_left, self.paper_right)):
+            raise ValueError(f"claim {self.id}: within compares one left cell with one right cell")
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,10 @@ def _compare(claim: Claim, lv: list[float], rv: list[float]) -> Outcome:
     if claim.kind == "drop_less":
         a, b = lv[0] - lv[1], rv[0] - rv[1]
         return Outcome(a < b, a, b, a - b, "left/right are the drops base - shifted")
+    if claim.kind == "within":
+        a, b = lv[0], rv[0]
+        return Outcome(abs(a - b) <= claim.threshold, a, b, abs(a - b),
+                       "statistic |left - right|; its interval is of left - right")
     a, b = lv[0], rv[0]
     if b == 0 or math.isnan(b):
         return Outcome(None, a, b, None, "ratio with a zero denominator")
@@ -144,7 +153,12 @@ def settle(claim: Claim, outcome: Outcome, cells: list[Cell], refs: list[Ref]) -
     # that direction leads away from the threshold, i.e. it holds on the side the bound points to, or fails on the
     # other.
     up = next(iter(moves)) == 1
-    if len(moves) == 1 and outcome.holds == (up == _high_side(claim.kind)):
+    if claim.kind == "within":  # on left - right: only a failure beyond +t moving up (or below -t, down) stands
+        gap = outcome.left - outcome.right
+        settled = len(moves) == 1 and not outcome.holds and (gap > 0) == up
+    else:
+        settled = len(moves) == 1 and outcome.holds == (up == _high_side(claim.kind))
+    if settled:
         return Outcome(outcome.holds, outcome.left, outcome.right, outcome.statistic,
                        "; ".join(filter(None, [outcome.note, f"settled although {names}"])))
     return Outcome(None, outcome.left, outcome.right, outcome.statistic,
@@ -187,6 +201,8 @@ def _statistic(kind: str, n_left: int) -> Callable[..., np.ndarray]:
             return left[0] - np.min(np.stack(right), axis=0)
         if kind in VALUE_KINDS:
             return left[0]
+        if kind == "within":  # signed, so the interval says on which side of 0 the gap lies
+            return left[0] - right[0]
         return (left[0] - left[1]) - (right[0] - right[1])  # drop_less
     return stat
 
@@ -202,6 +218,8 @@ def _replicate_statistic(kind: str, n_left: int, reps: list[np.ndarray]) -> np.n
         return (left[0] - left[1]) - (right[0] - right[1])
     if kind in VALUE_KINDS:
         return left[0]
+    if kind == "within":
+        return left[0] - right[0]
     return left[0] / right[0]  # ratio_at_most / ratio_at_least
 
 
@@ -209,6 +227,16 @@ def _side_and_threshold(claim: Claim) -> tuple[str, float]:
     if claim.kind.startswith("ratio") or claim.kind in VALUE_KINDS:
         return ("greater" if _high_side(claim.kind) else "less"), float(claim.threshold)
     return ("greater" if claim.kind == "greater" else "less"), 0.0
+
+
+def within_verdict(low: float, high: float, threshold: float) -> str:
+    """A ``within`` claim on the 95% interval of left - right: ``holds`` when it lies inside [-t, t], ``fails``
+    when it lies wholly outside (above t or below -t), ``within noise`` when it straddles -t or t."""
+    if -threshold <= low and high <= threshold:
+        return "holds"
+    if low > threshold or high < -threshold:
+        return "fails"
+    return "within noise"
 
 
 def timed_verdict(claim: Claim, mine: Outcome, replicates: Callable[[Ref], np.ndarray | None] | None
@@ -226,6 +254,8 @@ def timed_verdict(claim: Claim, mine: Outcome, replicates: Callable[[Ref], np.nd
     if not np.isfinite(values).all():
         return "not assessed (a replicate is not finite)", nan, nan, None
     interval = replicate_interval(mine.statistic, values)
+    if claim.kind == "within":
+        return within_verdict(interval.low, interval.high, claim.threshold), interval.low, interval.high, interval.n
     side, threshold = _side_and_threshold(claim)
     return verdict(interval, threshold, side), interval.low, interval.high, interval.n
 
@@ -238,11 +268,11 @@ def verdict_of(claim: Claim, mine: Outcome, timed: bool,
 
     Comparisons of per-sample accuracies get a 95% paired percentile bootstrap over the test samples (paired by
     ``sample_id``): ``holds`` / ``fails`` when the interval of the statistic lies wholly on one side of 0,
-    ``within noise`` otherwise. Ratios of exact counts (FLOPs), and a value against a threshold when the value is
-    not a mean over samples (a training record such as omega's sparsity), are ``holds`` / ``fails`` with no
-    interval. A claim
-    on wall-clock cells is judged on the cells' repeated timings (:func:`timed_verdict`), or ``not assessed``
-    when a cell was timed once.
+    ``within noise`` otherwise (``within``: the interval of left - right against [-t, t], :func:`within_verdict`;
+    without per-sample values, its point value decides). Ratios of exact counts (FLOPs), and a value against a
+    threshold when the value is not a mean over samples (a training record such as omega's sparsity), are
+    ``holds`` / ``fails`` with no interval. A claim on wall-clock cells is judged on the cells' repeated timings
+    (:func:`timed_verdict`), or ``not assessed`` when a cell was timed once.
     """
     from robust3d.evaluate.stats import paired_bootstrap, verdict
 
@@ -253,7 +283,7 @@ def verdict_of(claim: Claim, mine: Outcome, timed: bool,
         return timed_verdict(claim, mine, replicates)
     refs = (*claim.left, *claim.right)
     series = [samples(ref) for ref in refs] if samples else [None]
-    if claim.kind.startswith("ratio") or (claim.kind in VALUE_KINDS and any(s is None for s in series)):
+    if claim.kind.startswith("ratio") or (claim.kind in (*VALUE_KINDS, "within") and any(s is None for s in series)):
         return ("holds" if mine.holds else "fails"), nan, nan, None
     if any(s is None for s in series):
         return "not assessed (no per-sample values)", nan, nan, None
@@ -263,6 +293,8 @@ def verdict_of(claim: Claim, mine: Outcome, timed: bool,
         return "not assessed (the cells cover different samples)", nan, nan, None
     interval = paired_bootstrap(_statistic(claim.kind, len(claim.left)), *arrays,
                                 n_resamples=BOOTSTRAP_RESAMPLES, seed=BOOTSTRAP_SEED)
+    if claim.kind == "within":
+        return within_verdict(interval.low, interval.high, claim.threshold), interval.low, interval.high, interval.n
     side, threshold = _side_and_threshold(claim)
     return verdict(interval, threshold, side), interval.low, interval.high, interval.n
 

@@ -51,6 +51,10 @@ def build_table(spec: TableSpec, sources: Sources, reference: Reference, intro: 
     our cells is the mean (and sd) of the table resolved under every seed, so derived columns (averages,
     reductions) are computed within a seed first."""
     ours = resolve_over_seeds(spec, sources)
+    # A paper row this pipeline does not rebuild says why (reference.yaml's not_reproduced), not just "not configured".
+    absent = {r.key for r in spec.rows if r.source == "model" and not sources.has_model(r.model)}
+    ours = {k: Cell(None, None, reference.ours_missing_reason(spec.name, k[0], c.note)) if k[0] in absent and c.missing
+            else c for k, c in ours.items()}
     paper = {}
     for row in spec.rows:
         for col in spec.columns:

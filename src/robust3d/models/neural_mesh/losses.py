@@ -1,4 +1,5 @@
-"""Contrastive vertex losses: NOVUM's full contrast and 3D-CompNets' grouped, dynamically weighted contrast.
+"""Contrastive vertex losses: NOVUM's full contrast, 3D-CompNets' grouped, dynamically weighted contrast and NeMo's
+within-class contrast.
 
 Notation (paper Sec. 3): ``f_k`` is the unit image feature at visible vertex k of class y, ``C`` the vertex
 features of all classes (the bank, ``(Y, Kmax, D)``, rows past ``n_vertices[y]`` are padding), ``B`` the
@@ -28,7 +29,19 @@ visible vertices of the batch (the paper sums over k per image; the mean only re
   weight 1 and lambda 0); the near removal of NOVUM (a) is applied inside ``L_in`` too (Sec. 3.1 contrasts
   "distanced" vertex features of the same object, citing NOVUM).
 
-How the two relate (tested in tests/test_neural_mesh_losses.py; background weight 1, lambda 0): Eq. 5 is a SUM of
+- NeMo (Wang et al. 2021; Angtian/NeMo ``TrainNeMo.py``, ``FeatureBanks.py``), the NTDM paper's baseline: the
+  in-class term alone, ``L_nemo = -s_k + log(sum_{l in C_y, not near} e^{s_l} + w sum_n e^{kappa f_k . b_n})``.
+  NeMo trains one model per category, so its softmax holds the own class's vertices and the clutter bank only: no
+  other class's vertex ever enters (here: one shared backbone and bank, a documented deviation). It is exactly
+  Eq. 5 with ``omega = 0`` off the diagonal (``L_cross = log e^{s_k} - s_k = 0``, and no other class's vertex is
+  multiplied), which is how :func:`nemo_loss` computes it. Its clutter weight ``w = 0.005`` (``--weight_noise
+  5e-3``: ``log w`` added to the clutter logits) and its ``+ 0.1 x`` mean background-vertex similarity are the
+  ones NOVUM's release inherited from NeMo, so the nemo loss takes NOVUM's config values
+  (``mesh.novum_background_weight``, ``mesh.novum_regularizer``; ``options.loss_weights``) and the same
+  regulariser, :func:`background_regularizer` (the mean over every real vertex of the shared bank; in NeMo's
+  per-class models that bank is one class's vertices).
+
+How NOVUM & Eq. 5 relate (tested in tests/test_neural_mesh_losses.py; background weight 1, lambda 0): Eq. 5 is a SUM of
 two log terms, not NOVUM's single softmax. With ``A = sum_in + sum_bg`` (it contains ``e^{s_k}``) and ``X`` the
 cross-class sum, ``L_novum = log(A + X) - s_k`` while ``L_in = log A - s_k`` and ``L_cross = log(e^{s_k} + X) - s_k``,
 so ``max(L_in, L_cross) <= L_novum <= L_in + L_cross`` whenever every vertex is sampled and omega = 1 (the upper
@@ -163,6 +176,28 @@ def compnets_loss(f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor, feat
     return total.mean()
 
 
+def nemo_loss(f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor, features: torch.Tensor,
+              n_vertices: torch.Tensor, background: torch.Tensor, temperature: float,
+              near: torch.Tensor | None = None, reduction: str = "mean",
+              background_weight: float = 1.0) -> torch.Tensor:
+    """NeMo: cross-entropy of each visible vertex feature ``f (V, D)`` over its own class's vertices (less the near
+    ones) + the background (each term weighted ``background_weight``); other classes' vertices never enter.
+
+    Computed as :func:`compnets_loss` with ``omega = 0`` (its cross term is then 0 and multiplies nothing);
+    ``reduction``: ``"mean"`` over the visible vertices or ``"none"`` (one value per row of ``f``).
+    """
+    y_count = features.shape[0]
+    none_sampled = (torch.zeros(y_count, 0, dtype=torch.long), torch.zeros(y_count, 0, dtype=torch.bool))
+    terms = compnets_loss(f, cls, vertex, features, n_vertices, background, temperature,
+                          torch.zeros(y_count, y_count), None, near, reduction="none", sample=none_sampled,
+                          background_weight=background_weight)
+    if reduction == "none":
+        return terms["in_class"]
+    if reduction != "mean":
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+    return terms["in_class"].mean()
+
+
 def _novum(f, cls, vertex, features, n_vertices, background, temperature, *, near, omega, cross_samples, generator,
            background_weight):
     return novum_loss(f, cls, vertex, features, n_vertices, background, temperature, near,
@@ -175,8 +210,15 @@ def _compnets(f, cls, vertex, features, n_vertices, background, temperature, *, 
                          generator=generator, background_weight=background_weight)
 
 
+def _nemo(f, cls, vertex, features, n_vertices, background, temperature, *, near, omega, cross_samples, generator,
+          background_weight):
+    # omega and cross_samples are the compnets loss's: NeMo contrasts no other class, whatever they hold.
+    return nemo_loss(f, cls, vertex, features, n_vertices, background, temperature, near,
+                     background_weight=background_weight)
+
+
 #: Loss name (a neural mesh model's ``loss`` option) -> the loss, called as :func:`contrastive_loss` calls it.
-LOSSES = {"novum": _novum, "compnets": _compnets}
+LOSSES = {"novum": _novum, "compnets": _compnets, "nemo": _nemo}
 
 
 def contrastive_loss(name: str, f: torch.Tensor, cls: torch.Tensor, vertex: torch.Tensor, features: torch.Tensor,
@@ -186,11 +228,12 @@ def contrastive_loss(name: str, f: torch.Tensor, cls: torch.Tensor, vertex: torc
                      background_weight: float = 1.0, clutter: torch.Tensor | None = None,
                      regularizer: float = 0.0) -> torch.Tensor:
     """The loss ``name`` (:data:`LOSSES`) on the visible-vertex features ``f (V, D)`` of one batch; ``omega`` and
-    ``cross_samples`` are the compnets loss's (NOVUM contrasts every vertex of every class).
+    ``cross_samples`` are the compnets loss's (NOVUM contrasts every vertex of every class, NeMo its own class's).
 
     ``background_weight`` weighs each background term of the softmax; ``regularizer`` > 0 adds ``regularizer x``
     :func:`background_regularizer` of ``clutter``, the background features sampled from the batch's images at this
-    step, with their gradient (NOVUM's release: 0.005 and 0.1; Eq. 5: 1 and 0, see ``options.MeshOptions``).
+    step, with their gradient (NOVUM's and NeMo's releases: 0.005 and 0.1; Eq. 5: 1 and 0, see
+    ``options.MeshOptions``).
     """
     if name not in LOSSES:
         raise ValueError(f"unknown contrastive loss {name!r} (known: {', '.join(LOSSES)})")

@@ -11,25 +11,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
 import torch
-import torch.nn as nn
 
 from robust3d.data.format import load_annotation
-from robust3d.data.io import atomic_path, read_json, read_mask
+from robust3d.data.io import read_json, read_mask
 from robust3d.models.data import ManifestDataset, camera_batch, manifest_classes
+from robust3d.models.model_file import BackboneModelFile
 
 FORMAT = "robust3d.neural_mesh/1"
 
 
 @dataclass
-class NeuralMeshModel:
+class NeuralMeshModel(BackboneModelFile):
     """Everything inference needs; ``features`` rows ``>= n_vertices[y]`` are zero padding."""
+
+    FORMAT: ClassVar[str] = FORMAT
+    WHAT: ClassVar[str] = "neural mesh model"
+    TRAIN_HINT: ClassVar[str] = "robust3d train-model"
 
     classes: list[str]
     vertices: list[torch.Tensor]  # per class (K_y, 3) cuboid vertices, object (PASCAL3D+) coordinates
@@ -43,32 +47,6 @@ class NeuralMeshModel:
     temperature: float
     backbone_state: dict = field(repr=False)
     meta: dict = field(default_factory=dict)  # training provenance (model id, loss, epochs, ...)
-
-    def save(self, path: str | Path) -> None:
-        """Write atomically (a killed job never leaves a file that looks complete)."""
-        blob = asdict(self)
-        blob["backbone_state"] = {k: v.detach().cpu() for k, v in self.backbone_state.items()}
-        blob["format"] = FORMAT
-        with atomic_path(path) as tmp:
-            torch.save(blob, tmp)
-
-    @classmethod
-    def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> NeuralMeshModel:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"neural mesh model {path} does not exist; train it with `robust3d train-model`")
-        blob = torch.load(path, map_location=map_location, weights_only=True)
-        if blob.pop("format", None) != FORMAT:
-            raise ValueError(f"{path} is not a neural mesh model ({FORMAT})")
-        return cls(**blob)
-
-    def build_backbone(self) -> nn.Module:
-        """The trained feature extractor in eval mode (built without fetching pretrained weights)."""
-        from robust3d.models.backbones import build_backbone
-
-        net = build_backbone({**self.backbone_entry, "weights": None}, self.feature_dim)
-        net.load_state_dict(self.backbone_state)
-        return net.eval()
 
 
 # ---------------------------------------------------------------------------------------------- cuboids

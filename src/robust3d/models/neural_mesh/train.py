@@ -1,4 +1,4 @@
-"""Training a neural mesh model (NOVUM or 3D-CompNets) on a manifest split, resumably.
+"""Training a neural mesh model (NOVUM, 3D-CompNets or NeMo) on a manifest split, resumably.
 
 Per step (paper Sec. 3.3, NeMo/NOVUM): backbone features, L2-normalised per cell; for each image the visible
 vertices of its class's cuboid pick the feature of their cell (precomputed once per sample from the annotation's
@@ -14,7 +14,10 @@ the omega in force in that epoch, kept in the epoch's history record so a resume
 ``loss_gflops_mean`` (the per-step cost averaged over training, calibrations included; counting is left out of
 ``train_seconds``), each epoch's wall time (``seconds`` in its history record, calibration included, counting
 left out: the repeated timings behind the timing claims' intervals), and ``omega``: the final omega, rows and
-columns in the order of ``classes`` (all ones for NOVUM, whose loss weighs every class pair 1).
+columns in the order of ``classes`` (all ones for NOVUM, whose loss weighs every class pair 1; the identity for
+NeMo, whose loss contrasts no pair of classes: ``omega_nonzero`` 0, never calibrated; its loss ignores omega, so its
+GFLOPs are the same whatever omega is passed, e.g. ``flops.RealBatch.gflops("nemo")``'s default of ones). NeMo
+trains ``train.epochs`` epochs, as 3D-CompNets.
 
 After every epoch the calibration split is classified with Eq. 7 (its accuracy in percent is the epoch's
 ``calibration_score``; for 3D-CompNets its confusion also becomes omega every ``confusion_every`` epochs); with
@@ -134,7 +137,8 @@ def _train(c: dict, spec: ModelSpec, opt: MeshOptions, train_manifest: Path, cal
     optimizer, schedule = make_optimizer(net.parameters(), tcfg, steps_per_epoch)
     convergence = Convergence.of(tcfg)
     y_count = len(classes)
-    omega = torch.ones(y_count, y_count)
+    # NeMo contrasts no class pair (its loss ignores omega): recorded as the identity, never calibrated.
+    omega = torch.eye(y_count) if opt.loss == "nemo" else torch.ones(y_count, y_count)
     state: dict[str, Any] = {"epoch": 0, "history": [], "elapsed": 0.0, "cpu": 0.0, "calibrations": [],
                              "stop_reason": f"epoch cap ({epochs})"}
 
