@@ -212,3 +212,16 @@ def test_amodal_iou_is_the_mean_of_the_samples_with_a_mask(tmp_path):
     empty = [{**r, "amodal_iou": ""} for r in _clean_rows()]
     assert "amodal_iou" not in set(compute_metrics(pd.DataFrame(empty), "synthetic", "ntdm")["metric"])
     assert sample_hits(pd.DataFrame(_clean_rows()), "amodal_iou") is None
+
+
+def test_mask_iou_on_hand_made_masks():
+    import numpy as np
+
+    from robust3d.evaluate.metrics import mask_iou
+
+    a = np.zeros((2, 3), bool)
+    b = np.zeros((2, 3), bool)
+    a[0, :2] = True
+    b[0, 1:] = True  # overlap 1 pixel, union 3
+    assert abs(mask_iou(a, b) - 100.0 / 3) < 1e-12
+    assert mask_iou(a, a) == 100.0 and mask_iou(np.zeros((2, 2), bool), np.zeros((2, 2), bool)) == 100.0

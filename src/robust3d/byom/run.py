@@ -52,11 +52,9 @@ def build(name: str, entry: dict, classes: list[str], train_manifest: Path | Non
 
 
 def _iou(pred: np.ndarray, truth: torch.Tensor | None) -> float:
-    if truth is None:
-        return float("nan")
-    truth = truth.numpy().astype(bool)
-    union = (pred | truth).sum()
-    return 100.0 * float((pred & truth).sum() / union) if union else 100.0
+    from robust3d.evaluate.metrics import mask_iou
+
+    return float("nan") if truth is None else mask_iou(pred, truth.numpy())
 
 
 def predict_split(name: str, entry: dict, manifest: str | Path, out_csv: str | Path, classes: list[str],

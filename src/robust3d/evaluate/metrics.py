@@ -68,6 +68,13 @@ def predicts_class(df: pd.DataFrame) -> bool:
 HIT_METRICS = ("class_accuracy", "pose_acc_pi6", "pose_acc_pi18", "amodal_iou")
 
 
+def mask_iou(pred: np.ndarray, true: np.ndarray) -> float:
+    """IoU (percent) of two boolean masks of one image; 100 when both are empty: a sample's ``amodal_iou``."""
+    pred, true = np.asarray(pred, bool), np.asarray(true, bool)
+    union = np.logical_or(pred, true).sum()
+    return 100.0 if union == 0 else 100.0 * float(np.logical_and(pred, true).sum()) / float(union)
+
+
 def amodal_ious(df: pd.DataFrame) -> np.ndarray:
     """Each row's amodal IoU (percent) as a float, NaN where it is empty; all NaN without the column.
     Predictions are read as strings (extra columns are not converted), hence the coercion here."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from robust3d.models.neural_mesh.inference import FeatureCamera, background_score, initial_pose_grid
+from robust3d.models.neural_mesh.inference import FeatureCamera, background_score
 from robust3d.render.features import MeshBatch, rasterize_vertices
 from robust3d.render.uv import sample_texture, surface_geometry, view_coefficients
 
@@ -367,5 +367,5 @@ def _put(out: Fit, rows: torch.Tensor, fit: Fit) -> None:
     out.scale[rows], out.loss[rows], out.start_loss[rows] = fit.scale, fit.loss, fit.start_loss
 
 
-__all__ = ["InferenceOptions", "StartCache", "TexturedMeshes", "cell_scores", "fit_class", "initial_pose_grid",
-           "masks", "predict", "render", "start_latents", "start_losses"]
+__all__ = ["InferenceOptions", "StartCache", "TexturedMeshes", "cell_scores", "clutter_score", "fit_class", "masks",
+           "predict", "render", "start_latents", "start_losses"]

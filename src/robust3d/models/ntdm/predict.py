@@ -29,12 +29,6 @@ def inference_options(section: dict, spec: dict):
     return InferenceOptions.of({**section["inference"], **(spec.get("inference") or {})})
 
 
-def mask_iou(pred: np.ndarray, true: np.ndarray) -> float:
-    """IoU (%) of two boolean masks; 100 when both are empty."""
-    union = np.logical_or(pred, true).sum()
-    return 100.0 if union == 0 else 100.0 * float(np.logical_and(pred, true).sum()) / float(union)
-
-
 def first_per_class(class_index: list[int], limit: int | None) -> list[int]:
     """Rows of known classes (index >= 0), at most ``limit`` per class in manifest order (None: all)."""
     seen: dict[int, int] = {}
@@ -112,6 +106,7 @@ class _Run:
 
     def batch(self, batch: dict, root: Path) -> dict[int, dict]:
         from robust3d.data.io import read_mask
+        from robust3d.evaluate.metrics import mask_iou
         from robust3d.models.neural_mesh.inference import FeatureCamera
         from robust3d.models.ntdm.inference import predict as fit_batch
         from robust3d.render.scene import rasterize_object
